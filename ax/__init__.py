@@ -1,0 +1,1 @@
+"""AX domain layer: settings, access decisions and every read the pages make."""

@@ -1,0 +1,206 @@
+"""The ``ax`` command line: init, demo, serve, worker, run, status.
+
+Configuration and database problems end in one readable line on stderr and exit code 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from ax.settings import PROJECT_ROOT, ConfigError, get_settings
+from db.engine import DatabaseError, check_connection, get_engine
+from db.ingest import PageResult
+from db.migrate import current_revision, upgrade
+from db.models import Contact
+
+app = typer.Typer(
+    help="AX: agent-experience and wellbeing dashboard.", no_args_is_help=True, add_completion=False
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"ax: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn configuration and database errors into one line instead of a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, DatabaseError) as exc:
+            _fail(str(exc))
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            _fail(f"database error: {reason} (has `ax init` been run on this database?)")
+
+    return wrapper
+
+
+def _engine() -> Engine:
+    engine = get_engine(get_settings().database_url)
+    check_connection(engine)
+    return engine
+
+
+def _has_contacts(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Contact.__table__)).scalar_one() > 0
+
+
+@app.command()
+@friendly_errors
+def init() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    engine = _engine()
+    upgrade(engine)
+    typer.echo(f"database ready at revision {current_revision(engine)}: {engine.url.render_as_string()}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    agents: Annotated[int | None, typer.Option(help="Agents to simulate (default AX_DEMO_AGENTS).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days of history (default AX_DEMO_DAYS).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default AX_DEMO_SEED).")] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the store has contacts.")
+    ] = False,
+) -> None:
+    """Load the demo helpdesk (deterministic, seeded) through the normal ingest path."""
+    from ax.demo import load_demo
+
+    settings = get_settings()
+    engine = _engine()
+    upgrade(engine)
+    if if_empty and _has_contacts(engine):
+        typer.echo("store already has data; demo not loaded")
+        return
+    agents = agents or settings.demo_agents
+    days = days or settings.demo_days
+    if agents < 4 or days < 7:
+        _fail("the demo needs at least 4 agents and 7 days")
+    typer.echo(f"loading demo data: {agents} agents, {days} days, seed {seed or settings.demo_seed}")
+    with typer.progressbar(length=days + 2, label="demo", file=sys.stderr) as bar:
+
+        def progress(stream: str, page: PageResult) -> None:
+            if stream != "surveys":
+                bar.update(1)
+
+        results = load_demo(
+            engine,
+            agents=agents,
+            days=days,
+            seed=seed if seed is not None else settings.demo_seed,
+            password=settings.demo_password,
+            batch_size=settings.ingest_batch_size,
+            progress=progress,
+        )
+    for stream, result in results.items():
+        parts = ", ".join(f"{count} {table}" for table, count in sorted(result.rows.items())) or "nothing new"
+        typer.echo(f"  {stream}: {parts}")
+    typer.echo("demo accounts: agent / lead / hr / admin (password from AX_DEMO_PASSWORD, default 'demo')")
+
+
+@app.command()
+@friendly_errors
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Per source: rows by record type, last sync, cursors and last error."""
+    from ax.status import source_status
+
+    sources = source_status(_engine())
+    if as_json:
+        typer.echo(json.dumps([s.as_json() for s in sources], default=str, indent=2))
+        return
+    if not sources:
+        typer.echo("no data yet: run `ax demo` or configure a source and run `ax sync`")
+        return
+    for s in sources:
+        last = s.last_success_at.isoformat(timespec="seconds") if s.last_success_at else "never"
+        typer.echo(f"{s.source}: last success {last}")
+        for table, count in sorted(s.rows.items()):
+            typer.echo(f"  {table:<24} {count:>10,}")
+        for st in s.streams:
+            error = f"  last error: {st.last_error}" if st.last_error else ""
+            typer.echo(f"  stream {st.stream:<12} cursor {st.cursor or '-'}{error}")
+
+
+@app.command()
+@friendly_errors
+def worker() -> None:
+    """Run the scheduler (compute and, later, sync/alert/survey jobs) until stopped."""
+    from ax.worker import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    engine = _engine()
+    upgrade(engine)
+    scheduler = build_scheduler(engine, compute_minutes=get_settings().worker_compute_minutes)
+    typer.echo("ax worker started; Ctrl+C stops it")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+
+
+def _streamlit_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard.py"),
+        "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+@app.command()
+@friendly_errors
+def serve() -> None:
+    """Start the Streamlit dashboard on AX_PORT."""
+    port = get_settings().port
+    _engine()
+    typer.echo(f"AX dashboard: http://localhost:{port}")
+    os.execv(sys.executable, _streamlit_command(port))
+
+
+@app.command()
+@friendly_errors
+def run() -> None:
+    """Everything at once: init, demo data on first run, the worker, and the dashboard."""
+    settings = get_settings()
+    engine = _engine()
+    upgrade(engine)
+    if not _has_contacts(engine):
+        demo.__wrapped__(agents=None, days=None, seed=None, if_empty=True)  # type: ignore[attr-defined]
+    worker_process = subprocess.Popen([sys.executable, "-m", "ax.cli", "worker"], cwd=PROJECT_ROOT)
+    typer.secho(f"\nAX dashboard: http://localhost:{settings.port}\n", fg=typer.colors.GREEN, bold=True)
+    try:
+        subprocess.run(_streamlit_command(settings.port), cwd=PROJECT_ROOT, check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker_process.send_signal(signal.SIGINT)
+        try:
+            worker_process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

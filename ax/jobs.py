@@ -1,0 +1,38 @@
+"""Job runs: every scheduled job is recorded (start, end, status, rows, error) for the admin page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from db.models import JobRun
+from db.types import utcnow
+
+log = logging.getLogger("ax.jobs")
+
+
+def run_recorded(engine: Engine, name: str, job: Callable[[], int]) -> JobRun:
+    """Run ``job`` (which returns rows touched), store how it went, and never let it raise."""
+    with Session(engine, expire_on_commit=False) as session:
+        run = JobRun(job=name, started_at=utcnow())
+        session.add(run)
+        session.commit()
+        try:
+            run.rows = int(job() or 0)
+            run.status = "ok"
+        except Exception as exc:  # a failing job must not kill the worker; it is recorded instead
+            log.exception("job %s failed", name)
+            run.status = "failed"
+            run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.ended_at = utcnow()
+        session.add(run)
+        session.commit()
+        return run
+
+
+def recent_runs(engine: Engine, limit: int = 20) -> list[JobRun]:
+    with Session(engine) as session:
+        return list(session.exec(select(JobRun).order_by(JobRun.id.desc()).limit(limit)).all())

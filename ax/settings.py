@@ -1,0 +1,86 @@
+"""One place for configuration: environment variables with the ``AX_`` prefix, or a ``.env`` file.
+
+Nothing else in AX reads the environment; everything asks :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Configuration that cannot be used; the message says which setting to fix."""
+
+
+class Settings(BaseSettings):
+    """Every AX setting, documented in the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AX_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'data' / 'ax.db'}",
+        description="SQLAlchemy URL of the store; SQLite file by default, postgresql+psycopg://… to share.",
+    )
+    port: int = Field(default=8501, ge=1, le=65535, description="Port the dashboard listens on.")
+    demo_agents: int = Field(default=60, ge=4, le=20000, description="Agents in the demo data set.")
+    demo_days: int = Field(default=90, ge=7, le=730, description="Days of history in the demo data set.")
+    demo_seed: int = Field(default=7, description="Seed of the demo generator (same seed, same data).")
+    demo_password: str = Field(default="demo", description="Password of the demo accounts.")
+    timezone: str = Field(default="UTC", description="Timezone shown to viewers without one of their own.")
+    privacy_profile: Literal["per_agent", "team_only"] = Field(
+        default="per_agent",
+        description="per_agent: leads see operational numbers per agent; team_only: team level only.",
+    )
+    min_group_size: int = Field(
+        default=5, ge=3, description="Smallest group whose survey aggregates are shown."
+    )
+    session_minutes: int = Field(default=480, ge=5, description="Minutes a dashboard sign-in stays valid.")
+    max_failed_logins: int = Field(
+        default=5, ge=1, description="Failed sign-ins before an account is locked."
+    )
+    lockout_minutes: int = Field(default=15, ge=1, description="Minutes an account stays locked.")
+    worker_compute_minutes: int = Field(default=15, ge=1, description="Interval of the worker's compute job.")
+    ingest_batch_size: int = Field(default=5000, ge=100, description="Rows per upsert batch.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load settings once; raise :class:`ConfigError` with a readable message when they are bad."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AX_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid configuration: {problems}") from None
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        raise ConfigError(f"Could not read the .env file: {exc}") from None
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,37 @@
+"""The one background process: APScheduler runs AX's jobs and records each run.
+
+Never started inside Streamlit (scripts rerun per session); ``ax worker`` runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.engine import Engine
+
+from ax.indicators import compute_agent_days
+from ax.jobs import run_recorded
+from db.types import utcnow
+
+log = logging.getLogger("ax.worker")
+
+
+def compute_recent(engine: Engine) -> int:
+    """Recompute the last two local days: the ones new contacts can still land in."""
+    return compute_agent_days(engine, since=(utcnow() - timedelta(days=1)).date())
+
+
+def build_scheduler(engine: Engine, *, compute_minutes: int) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                "misfire_grace_time": 300})  # fmt: skip
+    scheduler.add_job(
+        run_recorded,
+        "interval",
+        minutes=compute_minutes,
+        args=(engine, "compute", lambda: compute_recent(engine)),
+        id="compute",
+        next_run_time=utcnow(),
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""Connectors: one module per helpdesk, the CSV import and the demo generator."""

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine/session, batched idempotent upserts, Alembic migrations."""

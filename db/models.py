@@ -1,0 +1,312 @@
+"""SQLModel tables: the normalized helpdesk records, plus AX's own state.
+
+Records that come from a helpdesk carry ``(source, external_id)``, unique together: that key
+makes every ingest an idempotent upsert. Timestamps are aware UTC (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime, utcnow
+
+
+class Channel(StrEnum):
+    email = "email"
+    chat = "chat"
+    phone = "phone"
+    social = "social"
+    messaging = "messaging"
+    other = "other"
+
+
+class AgentStatus(StrEnum):
+    online = "online"
+    available = "available"
+    busy = "busy"
+    away = "away"
+    break_ = "break"
+    offline = "offline"
+
+
+class Role(StrEnum):
+    agent = "agent"
+    lead = "lead"
+    hr = "hr"
+    admin = "admin"
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class SourceKeyed(SQLModel):
+    """Shared fields of every record that comes from a helpdesk (or the demo generator)."""
+
+    source: str = Field(max_length=40)
+    external_id: str = Field(max_length=120)
+    deleted: bool = Field(default=False)
+
+
+# --- helpdesk records -------------------------------------------------------------------------
+
+
+class Team(SourceKeyed, table=True):
+    __tablename__ = "team"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_team_source_ext"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    site: str | None = Field(default=None, max_length=120)
+    parent_id: int | None = Field(default=None, foreign_key="team.id")
+
+
+class Agent(SourceKeyed, table=True):
+    __tablename__ = "agent"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_agent_source_ext"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    timezone: str = Field(default="UTC", max_length=64)
+    scheduled_hours_per_day: float = Field(default=8.0)
+    active: bool = Field(default=True)
+
+
+class TeamMembership(SourceKeyed, table=True):
+    __tablename__ = "team_membership"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_membership_source_ext"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+
+
+class Contact(SourceKeyed, table=True):
+    """A ticket, call, chat or message, with its handling agent and handle time split."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_contact_source_ext"),
+        Index("ix_contact_agent_created", "agent_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    queue: str | None = Field(default=None, max_length=120)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    created_at: datetime = Field(sa_column=_ts(index=True))
+    first_response_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    solved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    handle_seconds: int | None = None
+    talk_seconds: int | None = None
+    hold_seconds: int | None = None
+    wrap_seconds: int | None = None
+    wait_seconds: int | None = None
+    csat: int | None = Field(default=None, description="1-5, 5 best")
+    sentiment: float | None = Field(default=None, description="customer text, -1..1")
+    escalated: bool = False
+    reopened: bool = False
+
+
+class WorkSegment(SourceKeyed, table=True):
+    """A span an agent spent on one contact; overlapping segments mean concurrent chats."""
+
+    __tablename__ = "work_segment"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_segment_source_ext"),
+        Index("ix_segment_agent_start", "agent_id", "started_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id")
+    contact_external_id: str | None = Field(default=None, max_length=120)
+    started_at: datetime = Field(sa_column=_ts())
+    ended_at: datetime = Field(sa_column=_ts())
+    kind: str = Field(default="handling", max_length=32)
+
+
+class AgentStatusInterval(SourceKeyed, table=True):
+    __tablename__ = "agent_status_interval"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_status_source_ext"),
+        Index("ix_status_agent_start", "agent_id", "started_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id")
+    status: str = Field(max_length=16)
+    started_at: datetime = Field(sa_column=_ts())
+    ended_at: datetime = Field(sa_column=_ts())
+
+
+class QueueSnapshot(SourceKeyed, table=True):
+    __tablename__ = "queue_snapshot"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_queue_source_ext"),
+        Index("ix_queue_team_at", "team_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    queue: str = Field(max_length=120)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    at: datetime = Field(sa_column=_ts())
+    waiting: int = 0
+    longest_wait_seconds: int = 0
+    agents_online: int = 0
+    agents_available: int = 0
+
+
+class CsatRating(SourceKeyed, table=True):
+    __tablename__ = "csat_rating"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_csat_source_ext"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_external_id: str = Field(max_length=120)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
+    score: int = Field(description="1-5, 5 best")
+    rated_at: datetime = Field(sa_column=_ts())
+
+
+# --- surveys -----------------------------------------------------------------------------------
+
+
+class PulseSurvey(SQLModel, table=True):
+    """One survey window (e.g. the weekly pulse of week 47)."""
+
+    __tablename__ = "pulse_survey"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, unique=True)
+    title: str = Field(max_length=200)
+    instrument: str = Field(max_length=40, description="who5, cbi_work, single_burnout, enps, custom")
+    opens_at: datetime = Field(sa_column=_ts())
+    closes_at: datetime = Field(sa_column=_ts())
+
+
+class PulseAnswer(SourceKeyed, table=True):
+    """One agent's answer to one item: confidential, readable only by that agent (see DESIGN)."""
+
+    __tablename__ = "pulse_answer"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_answer_source_ext"),
+        UniqueConstraint("survey_id", "agent_id", "item_key", name="uq_answer_once"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="pulse_survey.id", index=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    item_key: str = Field(max_length=60)
+    value: float | None = None
+    text: str | None = Field(default=None, max_length=2000)
+    answered_at: datetime = Field(sa_column=_ts())
+
+
+# --- computed ----------------------------------------------------------------------------------
+
+
+class AgentDay(SQLModel, table=True):
+    """Per agent per local day workload, computed set-based from contacts and status intervals."""
+
+    __tablename__ = "agent_day"
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    contacts: int = 0
+    contacts_email: int = 0
+    contacts_chat: int = 0
+    contacts_phone: int = 0
+    contacts_other: int = 0
+    handle_seconds: int = 0
+    talk_seconds: int = 0
+    hold_seconds: int = 0
+    wrap_seconds: int = 0
+    hard_contacts: int = 0
+    csat_sum: int = 0
+    csat_count: int = 0
+    computed_at: datetime = Field(sa_column=_ts())
+
+
+# --- AX's own state ----------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "ax_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True)
+    display_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    password_hash: str | None = Field(default=None, max_length=255)
+    role: str = Field(max_length=16)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    timezone: str | None = Field(default=None, max_length=64)
+    disabled: bool = False
+    is_demo: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LeadTeam(SQLModel, table=True):
+    """Which teams a lead user leads."""
+
+    __tablename__ = "lead_team"
+    user_id: int = Field(foreign_key="ax_user.id", primary_key=True)
+    team_id: int = Field(foreign_key="team.id", primary_key=True)
+
+
+class Break(SQLModel, table=True):
+    __tablename__ = "break_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    starts_at: datetime = Field(sa_column=_ts())
+    ends_at: datetime = Field(sa_column=_ts())
+    status: str = Field(default="planned", max_length=16)
+    created_by: int | None = Field(default=None, foreign_key="ax_user.id")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SyncState(SQLModel, table=True):
+    """Where each (source, stream) stands: its cursor is written in the same transaction as rows."""
+
+    __tablename__ = "sync_state"
+    source: str = Field(max_length=40, primary_key=True)
+    stream: str = Field(max_length=40, primary_key=True)
+    cursor: str | None = Field(default=None, max_length=2000)
+    rows_total: int = 0
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, max_length=2000)
+
+
+class JobRun(SQLModel, table=True):
+    __tablename__ = "job_run"
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=80, index=True)
+    started_at: datetime = Field(sa_column=_ts())
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    status: str = Field(default="running", max_length=16)
+    rows: int = 0
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of exports, individual-level views and refusals."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    user_id: int | None = Field(default=None, foreign_key="ax_user.id")
+    username: str | None = Field(default=None, max_length=80)
+    action: str = Field(max_length=60)
+    target: str | None = Field(default=None, max_length=200)
+    details: str | None = Field(default=None, max_length=4000)
+
+
+# Tables whose rows come from connectors, keyed on (source, external_id), in dependency order.
+SOURCE_TABLES: tuple[type[SQLModel], ...] = (
+    Team,
+    Agent,
+    TeamMembership,
+    Contact,
+    WorkSegment,
+    AgentStatusInterval,
+    QueueSnapshot,
+    CsatRating,
+    PulseAnswer,
+)
