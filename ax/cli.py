@@ -159,10 +159,18 @@ def worker() -> None:
 
 def _streamlit_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard.py"),
-        "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "dashboard.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
 
 
 @app.command()

@@ -46,10 +46,25 @@ def _create_demo_users(session: Session, helpdesk: DemoHelpdesk, password: str) 
         select(Agent).where(Agent.source == SOURCE, Agent.external_id == featured.external_id)
     ).one()
     teams = {t.external_id: t.id for t in session.exec(select(Team).where(Team.source == SOURCE)).all()}
-    create_user(session, username="agent", password=password, role=Role.agent,
-                display_name=agent.name, agent_id=agent.id, is_demo=True)  # fmt: skip
-    create_user(session, username="lead", password=password, role=Role.lead, display_name="Lea Lead",
-                lead_team_ids=[teams["team-tech"], teams["team-billing"]], is_demo=True)  # fmt: skip
+    create_user(
+        session,
+        username="agent",
+        password=password,
+        role=Role.agent,
+        display_name=agent.name,
+        agent_id=agent.id,
+        is_demo=True,
+    )
+    create_user(
+        session,
+        username="lead",
+        password=password,
+        role=Role.lead,
+        display_name="Lea Lead",
+        lead_team_ids=[teams["team-tech"], teams["team-billing"]],
+        is_demo=True,
+    )
     create_user(session, username="hr", password=password, role=Role.hr, display_name="Hana HR", is_demo=True)
-    create_user(session, username="admin", password=password, role=Role.admin, display_name="Adam Admin",
-                is_demo=True)  # fmt: skip
+    create_user(
+        session, username="admin", password=password, role=Role.admin, display_name="Adam Admin", is_demo=True
+    )

@@ -56,10 +56,22 @@ def _agent_day_select(since: datetime | None, computed_at: datetime):
 
 
 AGENT_DAY_COLUMNS = [
-    "agent_id", "day", "contacts", "contacts_email", "contacts_chat", "contacts_phone", "contacts_other",
-    "handle_seconds", "talk_seconds", "hold_seconds", "wrap_seconds", "hard_contacts", "csat_sum",
-    "csat_count", "computed_at",
-]  # fmt: skip
+    "agent_id",
+    "day",
+    "contacts",
+    "contacts_email",
+    "contacts_chat",
+    "contacts_phone",
+    "contacts_other",
+    "handle_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "wrap_seconds",
+    "hard_contacts",
+    "csat_sum",
+    "csat_count",
+    "computed_at",
+]
 
 
 def compute_agent_days(engine: Engine, *, since: date | None = None) -> int:

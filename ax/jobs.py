@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from db.models import JobRun
 from db.types import utcnow
@@ -31,8 +31,3 @@ def run_recorded(engine: Engine, name: str, job: Callable[[], int]) -> JobRun:
         session.add(run)
         session.commit()
         return run
-
-
-def recent_runs(engine: Engine, limit: int = 20) -> list[JobRun]:
-    with Session(engine) as session:
-        return list(session.exec(select(JobRun).order_by(JobRun.id.desc()).limit(limit)).all())

@@ -10,8 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from sqlmodel import select as select_model
 
-from db.models import SOURCE_TABLES, SyncState
+from ax.access import Viewer, require_role
+from db.models import SOURCE_TABLES, JobRun, Role, SyncState
 
 
 @dataclass
@@ -72,3 +75,14 @@ def source_status(engine: Engine) -> list[SourceStatus]:
                 )
             )
     return [sources[name] for name in sorted(sources)]
+
+
+def sync_health(session: Session, viewer: Viewer) -> list[SourceStatus]:
+    """Admin view of :func:`source_status`."""
+    require_role(session, viewer, Role.admin, action="view sync health as")
+    return source_status(session.get_bind())
+
+
+def job_history(session: Session, viewer: Viewer, *, limit: int = 20) -> list[JobRun]:
+    require_role(session, viewer, Role.admin, action="view job runs as")
+    return list(session.exec(select_model(JobRun).order_by(JobRun.id.desc()).limit(limit)).all())

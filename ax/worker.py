@@ -24,8 +24,9 @@ def compute_recent(engine: Engine) -> int:
 
 
 def build_scheduler(engine: Engine, *, compute_minutes: int) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                "misfire_grace_time": 300})  # fmt: skip
+    scheduler = BlockingScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    )
     scheduler.add_job(
         run_recorded,
         "interval",

@@ -40,14 +40,64 @@ from connectors.contract import (
 SOURCE = "demo"
 
 FIRST_NAMES = (
-    "Ana", "Ben", "Chloe", "Dev", "Elif", "Finn", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Luis",
-    "Maya", "Nico", "Olga", "Pedro", "Quinn", "Rosa", "Sami", "Tara", "Uma", "Victor", "Wen", "Yara",
-    "Zoe", "Aoife", "Bruno", "Carla", "Diego", "Emma", "Farah", "Goran", "Hana", "Ivan", "Julia",
-)  # fmt: skip
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Luis",
+    "Maya",
+    "Nico",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoe",
+    "Aoife",
+    "Bruno",
+    "Carla",
+    "Diego",
+    "Emma",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Julia",
+)
 LAST_NAMES = (
-    "Silva", "Murphy", "Costa", "Byrne", "Santos", "Walsh", "Ferreira", "Kelly", "Pereira", "Ryan",
-    "Oliveira", "Doyle", "Sousa", "Nolan", "Rocha", "Keane", "Lopes", "Quinn", "Marques", "Burke",
-)  # fmt: skip
+    "Silva",
+    "Murphy",
+    "Costa",
+    "Byrne",
+    "Santos",
+    "Walsh",
+    "Ferreira",
+    "Kelly",
+    "Pereira",
+    "Ryan",
+    "Oliveira",
+    "Doyle",
+    "Sousa",
+    "Nolan",
+    "Rocha",
+    "Keane",
+    "Lopes",
+    "Quinn",
+    "Marques",
+    "Burke",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +114,61 @@ class TeamProfile:
 
 
 TEAMS: tuple[TeamProfile, ...] = (
-    TeamProfile("billing", "Billing", "Lisbon", "Europe/Lisbon", 0.25, 0.89,
-                (("phone", 0.6), ("email", 0.3), ("chat", 0.1)), 3.0, 52),
-    TeamProfile("tech", "Technical Support", "Dublin", "Europe/Dublin", 0.30, 0.78,
-                (("chat", 0.4), ("phone", 0.3), ("email", 0.3)), 1.0, 66),
-    TeamProfile("onboarding", "Onboarding", "Dublin", "Europe/Dublin", 0.25, 0.70,
-                (("email", 0.5), ("chat", 0.3), ("phone", 0.2)), 0.6, 72),
-    TeamProfile("returns", "Returns", "Lisbon", "Europe/Lisbon", 0.20, 0.76,
-                (("email", 0.6), ("messaging", 0.2), ("social", 0.1), ("phone", 0.1)), 1.0, 64),
-)  # fmt: skip
+    TeamProfile(
+        "billing",
+        "Billing",
+        "Lisbon",
+        "Europe/Lisbon",
+        0.25,
+        0.89,
+        (("phone", 0.6), ("email", 0.3), ("chat", 0.1)),
+        3.0,
+        52,
+    ),
+    TeamProfile(
+        "tech",
+        "Technical Support",
+        "Dublin",
+        "Europe/Dublin",
+        0.30,
+        0.78,
+        (("chat", 0.4), ("phone", 0.3), ("email", 0.3)),
+        1.0,
+        66,
+    ),
+    TeamProfile(
+        "onboarding",
+        "Onboarding",
+        "Dublin",
+        "Europe/Dublin",
+        0.25,
+        0.70,
+        (("email", 0.5), ("chat", 0.3), ("phone", 0.2)),
+        0.6,
+        72,
+    ),
+    TeamProfile(
+        "returns",
+        "Returns",
+        "Lisbon",
+        "Europe/Lisbon",
+        0.20,
+        0.76,
+        (("email", 0.6), ("messaging", 0.2), ("social", 0.1), ("phone", 0.1)),
+        1.0,
+        64,
+    ),
+)
 
 # Mean handle seconds by channel, split talk / hold / wrap (phone) or work (others).
-HANDLE = {"phone": (330, 35, 70), "chat": (540, 0, 45), "email": (300, 0, 30), "messaging": (240, 0, 30),
-          "social": (200, 0, 30), "other": (300, 0, 30)}  # fmt: skip
+HANDLE = {
+    "phone": (330, 35, 70),
+    "chat": (540, 0, 45),
+    "email": (300, 0, 30),
+    "messaging": (240, 0, 30),
+    "social": (200, 0, 30),
+    "other": (300, 0, 30),
+}
 
 DRIFT_DAYS = 35  # the drifting agents' overload builds over this many final days
 PULSE_ITEMS = ("who5_1", "who5_2", "who5_3", "who5_4", "who5_5", "single_burnout", "enps")
@@ -265,8 +357,11 @@ class DemoHelpdesk:
                 return
             n += 1
             contact_id = f"c-{prefix}-{n}"
-            wait = int(rng.expovariate(1 / (25 * agent.team.wait_factor * (1 + stress)))) if channel in (
-                "phone", "chat") else int(rng.expovariate(1 / (3600 * agent.team.wait_factor)))  # fmt: skip
+            wait = (
+                int(rng.expovariate(1 / (25 * agent.team.wait_factor * (1 + stress))))
+                if channel in ("phone", "chat")
+                else int(rng.expovariate(1 / (3600 * agent.team.wait_factor)))
+            )
             created = begin - timedelta(seconds=wait)
             hard_p = 0.05 + 0.10 * stress
             csat = None
@@ -322,10 +417,16 @@ class DemoHelpdesk:
             longest = int(waiting * rng.uniform(20, 60) * team.wait_factor) if waiting else 0
             out.append(
                 QueueSnapshotRecord(
-                    f"q-{team.key}-{at:%Y%m%dT%H%M}", f"{team.name}", at, waiting, longest, online, available,
+                    f"q-{team.key}-{at:%Y%m%dT%H%M}",
+                    f"{team.name}",
+                    at,
+                    waiting,
+                    longest,
+                    online,
+                    available,
                     team_external_id=f"team-{team.key}",
                 )
-            )  # fmt: skip
+            )
         return out
 
     # --- surveys: one weekly pulse per ISO week ------------------------------------------------
@@ -363,10 +464,14 @@ class DemoHelpdesk:
             for item in PULSE_ITEMS:
                 records.append(
                     PulseAnswerRecord(
-                        f"{key}-{agent.external_id}-{item}", key, agent.external_id, item, answered,
+                        f"{key}-{agent.external_id}-{item}",
+                        key,
+                        agent.external_id,
+                        item,
+                        answered,
                         value=float(values[item]),
                     )
-                )  # fmt: skip
+                )
         return records
 
 

@@ -1,0 +1,229 @@
+"""Workload reads for the pages: each takes the viewer and returns only what that viewer may see.
+
+All numbers come from the precomputed ``agent_day`` table; nothing here is derived from survey
+answers, so every figure a lead sees about an agent is operational work data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ax.access import Viewer, check_agent, check_team, require_role
+from ax.settings import get_settings
+from db.models import Agent, AgentDay, Role, Team, TeamMembership
+
+DAY_COLUMNS = [
+    "day",
+    "contacts",
+    "contacts_email",
+    "contacts_chat",
+    "contacts_phone",
+    "contacts_other",
+    "handle_seconds",
+    "hard_contacts",
+    "csat_sum",
+    "csat_count",
+]
+
+
+def local_today(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def teams_of_agent(session: Session, agent_id: int) -> set[int]:
+    tm = TeamMembership.__table__.c
+    rows = session.execute(select(tm.team_id).where(tm.agent_id == agent_id, tm.deleted.is_(False)))
+    return {team_id for (team_id,) in rows}
+
+
+def _with_derived(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add AHT (seconds per contact) and handle hours; empty days give no AHT, not zero."""
+    frame = frame.copy()
+    frame["handle_hours"] = frame["handle_seconds"] / 3600
+    contacts = frame["contacts"].where(frame["contacts"] > 0)
+    frame["aht_seconds"] = frame["handle_seconds"] / contacts
+    csat = frame["csat_count"].where(frame["csat_count"] > 0)
+    frame["csat_avg"] = frame["csat_sum"] / csat
+    return frame
+
+
+# --- agent: my workload ----------------------------------------------------------------------
+
+
+@dataclass
+class MyWorkload:
+    agent_name: str
+    timezone: str
+    today: date
+    days: pd.DataFrame  # one row per worked local day, oldest first
+    team_median: pd.DataFrame  # per day: median contacts and AHT of the agent's team(s)
+
+    @property
+    def today_row(self) -> pd.Series | None:
+        rows = self.days[self.days["day"] == self.today]
+        return None if rows.empty else rows.iloc[0]
+
+    @property
+    def baseline(self) -> pd.Series | None:
+        """Mean of the 28 days before today: the agent's own yardstick."""
+        past = self.days[
+            (self.days["day"] < self.today) & (self.days["day"] >= self.today - timedelta(days=28))
+        ]
+        if past.empty:
+            return None
+        return past[["contacts", "handle_hours", "aht_seconds", "hard_contacts"]].mean()
+
+
+def my_workload(session: Session, viewer: Viewer, *, days: int = 42) -> MyWorkload:
+    """The signed-in agent's own workload over ``days`` local days, with their team's median."""
+    require_role(session, viewer, Role.agent, action="view own workload as")
+    agent = session.get(Agent, viewer.agent_id)
+    if agent is None:
+        raise LookupError("your account is not linked to an agent yet; ask an administrator")
+    team_ids = teams_of_agent(session, agent.id)
+    check_agent(session, viewer, agent.id, team_ids_of_agent=team_ids)
+    today = local_today(agent.timezone)
+    since = today - timedelta(days=days - 1)
+    ad = AgentDay.__table__.c
+    rows = session.execute(
+        select(*[ad[c] for c in DAY_COLUMNS]).where(ad.agent_id == agent.id, ad.day >= since).order_by(ad.day)
+    ).all()
+    frame = _with_derived(pd.DataFrame(rows, columns=DAY_COLUMNS))
+    return MyWorkload(agent.name, agent.timezone, today, frame, _team_median(session, team_ids, since))
+
+
+def _team_median(session: Session, team_ids: set[int], since: date) -> pd.DataFrame:
+    """Median contacts and AHT per day across the agent's team(s): a comparison, not a ranking."""
+    columns = ["day", "contacts", "handle_seconds"]
+    if not team_ids:
+        return pd.DataFrame(columns=["day", "median_contacts", "median_aht_seconds"])
+    ad = AgentDay.__table__.c
+    tm = TeamMembership.__table__.c
+    members = select(tm.agent_id).where(tm.team_id.in_(team_ids), tm.deleted.is_(False))
+    rows = session.execute(
+        select(ad.day, ad.contacts, ad.handle_seconds).where(ad.agent_id.in_(members), ad.day >= since)
+    ).all()
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["aht"] = frame["handle_seconds"] / frame["contacts"].where(frame["contacts"] > 0)
+    grouped = frame.groupby("day").agg(
+        median_contacts=("contacts", "median"), median_aht_seconds=("aht", "median")
+    )
+    return grouped.reset_index()
+
+
+# --- lead: team workload ---------------------------------------------------------------------
+
+
+def visible_teams(session: Session, viewer: Viewer) -> list[Team]:
+    """Teams the viewer may look at: the ones a lead leads; every team for HR and admins."""
+    require_role(session, viewer, Role.lead, Role.hr, Role.admin, action="list teams as")
+    query = select(Team).where(Team.deleted.is_(False)).order_by(Team.name)
+    if viewer.role == Role.lead:
+        query = query.where(Team.id.in_(viewer.team_ids or {-1}))
+    return list(session.scalars(query).all())
+
+
+@dataclass
+class TeamWorkload:
+    team_name: str
+    per_agent: bool  # False under the "team_only" privacy profile
+    days: pd.DataFrame  # columns: agent (or "Team"), day, contacts, handle_hours, aht_seconds, hard_contacts
+
+
+def team_workload(session: Session, viewer: Viewer, team_id: int, *, days: int = 14) -> TeamWorkload:
+    """Per agent per day operational numbers for a team the viewer leads (team totals if configured)."""
+    require_role(session, viewer, Role.lead, action="view team workload as")
+    check_team(session, viewer, team_id)
+    team = session.get(Team, team_id)
+    if team is None:
+        raise LookupError(f"team {team_id} does not exist")
+    ad = AgentDay.__table__.c
+    tm = TeamMembership.__table__.c
+    ag = Agent.__table__.c
+    since = local_today(viewer.timezone) - timedelta(days=days - 1)
+    rows = session.execute(
+        select(ag.name, *[ad[c] for c in DAY_COLUMNS])
+        .select_from(AgentDay.__table__.join(Agent.__table__, ag.id == ad.agent_id))
+        .where(
+            ad.agent_id.in_(select(tm.agent_id).where(tm.team_id == team_id, tm.deleted.is_(False))),
+            ad.day >= since,
+        )
+        .order_by(ag.name, ad.day)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["agent", *DAY_COLUMNS])
+    per_agent = get_settings().privacy_profile == "per_agent"
+    if not per_agent and not frame.empty:
+        frame = frame.drop(columns="agent").groupby("day", as_index=False).sum()
+        frame.insert(0, "agent", "Team")
+    return TeamWorkload(team.name, per_agent, _with_derived(frame))
+
+
+# --- HR: organisation summary ----------------------------------------------------------------
+
+
+def org_monthly_summary(session: Session, viewer: Viewer, *, months: int = 3) -> pd.DataFrame:
+    """Per team per month: agents active, contacts, handle hours, AHT, CSAT. No individual rows."""
+    require_role(session, viewer, Role.hr, Role.admin, action="view the organisation summary as")
+    ad = AgentDay.__table__.c
+    tm = TeamMembership.__table__.c
+    tt = Team.__table__.c
+    first = local_today(viewer.timezone).replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    rows = session.execute(
+        select(
+            tt.name,
+            ad.day,
+            ad.agent_id,
+            ad.contacts,
+            ad.handle_seconds,
+            ad.hard_contacts,
+            ad.csat_sum,
+            ad.csat_count,
+        )
+        .select_from(
+            AgentDay.__table__.join(TeamMembership.__table__, tm.agent_id == ad.agent_id).join(
+                Team.__table__, tt.id == tm.team_id
+            )
+        )
+        .where(ad.day >= first, tm.deleted.is_(False), tt.deleted.is_(False))
+    ).all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "team",
+            "day",
+            "agent_id",
+            "contacts",
+            "handle_seconds",
+            "hard_contacts",
+            "csat_sum",
+            "csat_count",
+        ],
+    )
+    if frame.empty:
+        return frame
+    frame["month"] = pd.to_datetime(frame["day"]).dt.strftime("%Y-%m")
+    summary = frame.groupby(["team", "month"], as_index=False).agg(
+        agents=("agent_id", "nunique"),
+        contacts=("contacts", "sum"),
+        handle_seconds=("handle_seconds", "sum"),
+        hard_contacts=("hard_contacts", "sum"),
+        csat_sum=("csat_sum", "sum"),
+        csat_count=("csat_count", "sum"),
+    )
+    summary = _with_derived(summary)
+    summary["hard_share"] = summary["hard_contacts"] / summary["contacts"].where(summary["contacts"] > 0)
+    return summary[
+        ["team", "month", "agents", "contacts", "handle_hours", "aht_seconds", "csat_avg", "hard_share"]
+    ]
+
+
+def latest_data_day(session: Session) -> date | None:
+    return session.execute(select(func.max(AgentDay.__table__.c.day))).scalar_one_or_none()

@@ -1,0 +1,48 @@
+"""AX dashboard entry point: sign-in, then role-based navigation over ``pages/``.
+
+Run with ``ax serve`` (or ``make run``). No scheduler is started here: Streamlit reruns this
+script for every interaction; background work belongs to ``ax worker``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import current_viewer, sign_out
+
+st.set_page_config(page_title="AX · agent experience", page_icon="🎧", layout="wide")
+
+# url_paths differ from the file names on purpose: Streamlit's test runner also knows pages/ files by
+# name, and a clash would run a file directly instead of through this navigation.
+PAGES = {
+    "agent": [
+        st.Page("pages/my_workload.py", title="My workload", icon="📈", url_path="workload", default=True)
+    ],
+    "lead": [
+        st.Page("pages/team_overview.py", title="Team overview", icon="👥", url_path="team", default=True)
+    ],
+    "hr": [
+        st.Page(
+            "pages/org_summary.py",
+            title="Organisation summary",
+            icon="🏢",
+            url_path="organisation",
+            default=True,
+        )
+    ],
+    "admin": [st.Page("pages/sync_health.py", title="Sync health", icon="🔄", url_path="sync", default=True)],
+}
+
+viewer = current_viewer()
+if viewer is None:
+    navigation = st.navigation(
+        [st.Page("pages/sign_in.py", title="Sign in", icon="🔑", url_path="login", default=True)]
+    )
+else:
+    with st.sidebar:
+        st.markdown(f"**{viewer.display_name}**  \n{viewer.role.value} · times in {viewer.timezone}")
+        if st.button("Sign out", key="sign_out"):
+            sign_out()
+            st.rerun()
+    navigation = st.navigation(PAGES[viewer.role.value])
+navigation.run()
