@@ -91,4 +91,9 @@ def compute_agent_days(engine: Engine, *, since: date | None = None) -> int:
             window_start = datetime.combine(since, time(), UTC) - timedelta(hours=14)
             inner = _agent_day_select(window_start, now).subquery()
             rows = select(*inner.c).where(inner.c.day >= since)
-        return conn.execute(insert(table).from_select(AGENT_DAY_COLUMNS, rows)).rowcount or 0
+        conn.execute(insert(table).from_select(AGENT_DAY_COLUMNS, rows))
+        # rowcount of INSERT … SELECT is not reported by every driver; count what the window holds.
+        written = select(func.count()).select_from(table)
+        if since is not None:
+            written = written.where(table.c.day >= since)
+        return conn.execute(written).scalar_one()

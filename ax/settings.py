@@ -62,15 +62,40 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Lisbon") from None
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+
+def _check_env_file(path: Path) -> None:
+    """python-dotenv skips lines it cannot parse; a half-read .env is worse than a clear stop."""
+    if not path.is_file():
+        return
+    from dotenv.parser import parse_stream
+
+    with path.open(encoding="utf-8") as stream:
+        bad = [binding.original.line for binding in parse_stream(stream) if binding.error]
+    if bad:
+        lines = ", ".join(str(n) for n in bad[:5])
+        raise ConfigError(f"{path} has lines that are not KEY=value (line {lines}); fix or remove them")
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Load settings once; raise :class:`ConfigError` with a readable message when they are bad."""
     try:
+        _check_env_file(Path(".env"))
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(

@@ -1,0 +1,122 @@
+"""Pages through Streamlit's AppTest: sign-in, each role's landing page with real numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ax.demo import load_demo
+from ax.settings import reset_settings
+from tests.conftest import BACKENDS, Store
+
+DASHBOARD = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_store(request, tmp_path_factory):
+    """A small demo org ending today, shared by the tests of this module."""
+    s = Store(request.param, str(tmp_path_factory.mktemp("pages")))
+    from db.migrate import upgrade
+
+    upgrade(s.engine)
+    load_demo(s.engine, agents=12, days=21, seed=11, password="demo")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(demo_store, monkeypatch) -> AppTest:
+    monkeypatch.setenv("AX_DATABASE_URL", demo_store.url)
+    reset_settings()
+    return AppTest.from_file(DASHBOARD, default_timeout=60).run()
+
+
+def sign_in(app: AppTest, username: str, password: str = "demo") -> AppTest:
+    app.text_input(key="username").input(username)
+    app.text_input(key="password").input(password)
+    return app.button(key="FormSubmitter:sign_in-Sign in").click().run()
+
+
+def _no_exception(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def test_sign_in_page_lists_the_demo_accounts(app):
+    _no_exception(app)
+    assert app.title[0].value == "AX · agent experience"
+    table = app.table[0].value
+    assert sorted(table["user name"]) == ["admin", "agent", "hr", "lead"]
+
+
+def test_wrong_password_is_refused_with_a_message(app):
+    sign_in(app, "agent", "wrong")
+    _no_exception(app)
+    assert [t.value for t in app.title] == ["AX · agent experience"]
+    assert "wrong password" in app.error[0].value
+
+
+def test_agent_lands_on_my_workload_with_numbers(app):
+    sign_in(app, "agent")
+    _no_exception(app)
+    assert app.title[0].value == "My workload"
+    metrics = {m.label: m.value for m in app.metric}
+    assert set(metrics) >= {
+        "Contacts today",
+        "Handle time today",
+        "Average handle time",
+        "Hard contacts today",
+    }
+    assert metrics["Handle time today"].endswith(" h")
+    assert any(ch.isdigit() for ch in metrics["Contacts today"])
+    assert "28-day average" in app.caption[1].value or any("28-day average" in c.value for c in app.caption)
+
+
+def test_lead_lands_on_team_overview_of_one_of_two_teams(app):
+    sign_in(app, "lead")
+    _no_exception(app)
+    assert app.title[0].value == "Team overview"
+    team_box = app.selectbox(key="team")
+    assert sorted(team_box.options) == ["Billing", "Technical Support"]
+    first = app.dataframe[0].value
+    assert len(first) > 1 and first["Contacts"].sum() > 0
+    team_box.select_index(1).run()
+    _no_exception(app)
+    second = app.dataframe[0].value
+    assert set(first["Agent"]).isdisjoint(set(second["Agent"]))
+
+
+def test_hr_lands_on_organisation_summary_without_individuals(app):
+    sign_in(app, "hr")
+    _no_exception(app)
+    assert app.title[0].value == "Organisation summary"
+    summary = app.dataframe[0].value
+    assert set(summary["Team"]) == {"Billing", "Technical Support", "Onboarding", "Returns"}
+    assert "Agent" not in summary.columns
+    assert summary["Contacts"].sum() > 0
+
+
+def test_admin_lands_on_sync_health(app):
+    sign_in(app, "admin")
+    _no_exception(app)
+    assert app.title[0].value == "Sync health"
+    assert app.subheader[0].value == "demo"
+    rows = {m.label: m.value for m in app.metric}
+    assert rows["Last error"] == "none"
+    assert int(rows["Rows"].replace(",", "")) > 1000
+
+
+def test_sign_out_returns_to_sign_in(app):
+    sign_in(app, "agent")
+    app.sidebar.button(key="sign_out").click().run()
+    _no_exception(app)
+    assert app.title[0].value == "AX · agent experience"
+
+
+def test_expired_session_asks_to_sign_in_again(app, monkeypatch):
+    sign_in(app, "agent")
+    app.session_state["ax_signed_in_at"] = 0.0
+    app.run()
+    assert app.title[0].value == "AX · agent experience"
+    assert "expired" in app.info[0].value
