@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ax.workload import team_workload, visible_teams
+from ax.workload import local_today, team_workload, visible_teams
 from pages.common import db_session, no_data_hint, require_viewer
 
 INDICATORS = {
@@ -38,30 +38,39 @@ if not workload.per_agent:
     st.info("This deployment's privacy profile shows team totals only, not per-agent numbers.")
 
 frame = workload.days.copy()
-frame["day"] = pd.to_datetime(frame["day"])
 frame["aht_minutes"] = frame["aht_seconds"] / 60
+frame["day_label"] = pd.to_datetime(frame["day"]).dt.strftime("%a %d %b")
+all_days = (
+    pd.date_range(end=pd.Timestamp(local_today(viewer.timezone)), periods=14).strftime("%a %d %b").tolist()
+)
 column, fmt = INDICATORS[indicator]
-heatmap = (
-    alt.Chart(frame)
-    .mark_rect()
-    .encode(
-        x=alt.X("yearmonthdate(day):O", title="Day", axis=alt.Axis(format="%a %d")),
-        y=alt.Y("agent:N", title=None),
-        color=alt.Color(f"{column}:Q", title=indicator, scale=alt.Scale(scheme="orangered")),
-        tooltip=[
-            "agent",
-            alt.Tooltip("day:T", title="Day"),
-            alt.Tooltip(f"{column}:Q", title=indicator, format=fmt),
-        ],
-    )
+high = frame[column].quantile(0.75)
+base = alt.Chart(frame).encode(
+    # every day of the window, so days nobody worked show as gaps, not as missing columns
+    x=alt.X("day_label:O", title="Day", sort=all_days, scale=alt.Scale(domain=all_days)),
+    y=alt.Y("agent:N", title=None),
 )
-labels = heatmap.mark_text(fontSize=10).encode(
-    text=alt.Text(f"{column}:Q", format=fmt), color=alt.value("black")
+heatmap = base.mark_rect().encode(
+    color=alt.Color(f"{column}:Q", title=indicator, scale=alt.Scale(scheme="orangered")),
+    tooltip=[
+        "agent",
+        alt.Tooltip("day_label:O", title="Day"),
+        alt.Tooltip(f"{column}:Q", title=indicator, format=fmt),
+    ],
 )
-st.altair_chart(heatmap + labels, width="stretch")
+labels = base.mark_text(fontSize=11).encode(
+    text=alt.Text(f"{column}:Q", format=fmt),
+    color=alt.condition(alt.datum[column] > high, alt.value("white"), alt.value("black")),
+)
+st.altair_chart(
+    (heatmap + labels).properties(height=max(160, 28 * frame["agent"].nunique())), width="stretch"
+)
+st.caption("Empty cells: no recorded work that day.")
 
-latest = frame[frame["day"] == frame["day"].max()]
-st.subheader(f"Latest day ({frame['day'].max():%a %d %b})")
+latest_day = frame["day"].max()
+latest = frame[frame["day"] == latest_day]
+st.subheader(f"Latest day ({latest_day:%a %d %b})")
+st.caption("Agents without recorded work that day are not listed.")
 st.dataframe(
     latest[["agent", "contacts", "handle_hours", "aht_minutes", "hard_contacts"]].rename(
         columns={
@@ -74,4 +83,8 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+    column_config={
+        "Handle hours": st.column_config.NumberColumn(format="%.1f"),
+        "AHT (min)": st.column_config.NumberColumn(format="%.1f"),
+    },
 )
