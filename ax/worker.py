@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
@@ -23,8 +24,11 @@ def compute_recent(engine: Engine) -> int:
     return compute_agent_days(engine, since=(utcnow() - timedelta(days=1)).date())
 
 
-def build_scheduler(engine: Engine, *, compute_minutes: int) -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+def build_scheduler(
+    engine: Engine, *, compute_minutes: int, scheduler_class: type[BaseScheduler] = BlockingScheduler
+) -> BaseScheduler:
+    """The worker's scheduler; tests pass a BackgroundScheduler to watch it run."""
+    scheduler = scheduler_class(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
     )
     scheduler.add_job(
