@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 DEFAULT_KEY = ("source", "external_id")
 
@@ -37,8 +40,58 @@ def bulk_upsert(
     """
     if not rows:
         return 0
-    columns = list(rows[0].keys()) if update else list(key)
-    stmt = upsert_statement(table, conn.dialect.name, key=key, columns=columns)
+    names = tuple(rows[0].keys())
+    columns = names if update else tuple(key)
+    compiled = _compiled(table, conn.dialect, tuple(key), names, columns)
+    if compiled is None:  # SQLAlchemy fills some columns itself (Python-side defaults): let it
+        stmt = upsert_statement(table, conn.dialect.name, key=key, columns=columns)
+        for start in range(0, len(rows), batch_size):
+            conn.execute(stmt, list(rows[start : start + batch_size]))
+        return len(rows)
+    sql, order, processors = compiled
+    get = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
     for start in range(0, len(rows), batch_size):
-        conn.execute(stmt, list(rows[start : start + batch_size]))
+        batch = rows[start : start + batch_size]
+        try:
+            # column-wise: transpose, run each column's bind processor over it, transpose back
+            cols: list[Any] = list(zip(*map(get, batch), strict=True))
+            for i, process in processors:
+                cols[i] = map(process, cols[i])
+            params: list[Any] = list(zip(*cols, strict=True))
+        except Exception as exc:  # wrapped as SQLAlchemy wraps a failing bind processor
+            raise DBAPIError.instance(
+                sql, list(batch), exc, conn.dialect.loaded_dbapi.Error, conn.engine.hide_parameters
+            ) from exc
+        if not conn.dialect.positional:
+            params = [dict(zip(order, values, strict=True)) for values in params]
+        conn.exec_driver_sql(sql, params)
     return len(rows)
+
+
+@lru_cache(maxsize=256)
+def _compiled(
+    table: Table, dialect: Dialect, key: tuple[str, ...], names: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], list[tuple[int, Callable[[Any], Any]]]] | None:
+    """The upsert compiled once: SQL text, parameter order, and each column type's bind processor.
+
+    Sending rows through ``exec_driver_sql`` with the same bind processors SQLAlchemy would apply
+    skips its per-row parameter bookkeeping, which dominated large ingests. None (run it the usual
+    way) for other drivers, or when the statement has parameters beyond the given columns
+    (defaults SQLAlchemy computes) or renamed ones.
+    """
+    if dialect.driver not in ("pysqlite", "psycopg"):
+        return None
+    compiled = upsert_statement(table, dialect.name, key=key, columns=columns).compile(
+        dialect=dialect, column_keys=list(names)
+    )
+    if set(compiled.params) != set(names) or compiled.escaped_bind_names:
+        return None
+    order = tuple(compiled.positiontup or ()) if dialect.positional else names
+    if sorted(order) != sorted(names):
+        return None
+    processors = []
+    for i, name in enumerate(order):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((i, process))
+    return compiled.string, order, processors
