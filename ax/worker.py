@@ -37,6 +37,7 @@ def build_scheduler(
         minutes=compute_minutes,
         args=(engine, "compute", lambda: compute_recent(engine)),
         id="compute",
+        name="compute",
         next_run_time=utcnow(),
     )
     return scheduler
