@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -155,6 +156,51 @@ def worker() -> None:
     typer.echo("ax worker started; Ctrl+C stops it")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+
+
+@app.command("import-csv")
+@friendly_errors
+def import_csv_command(
+    kind: Annotated[str, typer.Argument(help="agents, contacts, status or pulse.")],
+    file: Annotated[Path | None, typer.Argument(help="The CSV file (UTF-8, comma-separated).")] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print the header and an example row for KIND.")
+    ] = False,
+    skip_bad_rows: Annotated[
+        bool, typer.Option("--skip-bad-rows", help="Import the good rows and report the bad ones.")
+    ] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="Timezone of timestamps without an offset, e.g. Europe/Berlin.")
+    ] = None,
+) -> None:
+    """Import a CSV file of agents, contacts, status intervals or pulse answers (see README)."""
+    from connectors import csv_import
+
+    try:
+        if template:
+            typer.echo(csv_import.template(kind), nl=False)
+            return
+        if file is None:
+            _fail("give the CSV file to import, or --template for an example")
+        result = csv_import.import_csv(_engine(), kind, file, timezone=timezone, skip_bad_rows=skip_bad_rows)
+    except csv_import.CsvFileError as exc:
+        _fail(str(exc))
+    shown = result.errors[:50]
+    for error in shown:
+        typer.echo(str(error), err=True)
+    if result.error_count > len(shown):
+        typer.echo(f"… and {result.error_count - len(shown)} more errors", err=True)
+    if result.error_count and not skip_bad_rows:
+        typer.secho(
+            f"ax: {result.rows_bad} of {result.rows_read} rows have errors; nothing imported "
+            "(fix them, or pass --skip-bad-rows to import the good rows)",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(1)
+    typer.echo(result.summary())
+    if result.error_count:
+        raise typer.Exit(1)
 
 
 def _streamlit_command(port: int) -> list[str]:
