@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, description="Minutes an account stays locked.")
     worker_compute_minutes: int = Field(default=15, ge=1, description="Interval of the worker's compute job.")
     ingest_batch_size: int = Field(default=5000, ge=100, description="Rows per upsert batch.")
+
+    # Helpdesk sources (see README "Connecting a helpdesk"); secrets are SecretStr so they never print.
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    zendesk_base_url: str | None = Field(default=None, description="default https://{subdomain}.zendesk.com")
+    freshdesk_domain: str | None = None
+    freshdesk_api_key: SecretStr | None = None
+    freshdesk_base_url: str | None = Field(default=None, description="default https://{domain}.freshdesk.com")
+    intercom_access_token: SecretStr | None = None
+    intercom_base_url: str = "https://api.intercom.io"
+    helpscout_app_id: str | None = None
+    helpscout_app_secret: SecretStr | None = None
+    helpscout_base_url: str = "https://api.helpscout.net"
+    front_api_token: SecretStr | None = None
+    front_base_url: str = "https://api2.frontapp.com"
 
     @field_validator("database_url")
     @classmethod
