@@ -20,6 +20,7 @@ from db.records import (  # noqa: F401  (re-exported: the record types are part 
     AgentRecord,
     ContactRecord,
     CsatRecord,
+    DeletionRecord,
     MembershipRecord,
     PulseAnswerRecord,
     QueueSnapshotRecord,

@@ -260,7 +260,8 @@ class HelpdeskHttp:
             self._wait_for_quota()
             attempt += 1
             try:
-                response = self.client.request(method, path_or_url, params=params, json=json)
+                # params={} would make httpx drop the query of a next-page URL: send None instead
+                response = self.client.request(method, path_or_url, params=params or None, json=json)
             except httpx.TransportError as exc:  # timeouts, refused connections, dropped streams
                 last, last_status = f"{type(exc).__name__}: {self._redact(str(exc))}", None
                 delay = self._backoff(attempt)

@@ -157,6 +157,7 @@ class Ingestor:
             (r.QueueSnapshotRecord, self._queues),
             (r.CsatRecord, self._csat),
             (r.PulseAnswerRecord, self._answers),
+            (r.DeletionRecord, self._deletions),
         )
 
     def _put(
@@ -357,6 +358,25 @@ class Ingestor:
             for a in recs
         ]
         self._put(conn, m.PulseAnswer, rows, result)
+
+    def _deletions(self, conn: Connection, recs: list[r.DeletionRecord], result: PageResult) -> None:
+        tables = {_table(model).name: _table(model) for model in m.SOURCE_TABLES}
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for rec in recs:
+            if rec.kind not in tables:
+                raise ValueError(f"deletion of unknown kind {rec.kind!r}; expected one of {sorted(tables)}")
+            by_kind[rec.kind].append(rec.external_id)
+        for kind, ids in by_kind.items():
+            table = tables[kind]
+            for start in range(0, len(ids), _IN_CHUNK):
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.source == self.source, table.c.external_id.in_(ids[start : start + _IN_CHUNK])
+                    )
+                    .values(deleted=True)
+                )
+            result.rows[f"{kind} deleted"] += len(ids)
 
     def _save_cursor(self, conn: Connection, stream: str, cursor: str | None, rows: int) -> None:
         state = _table(m.SyncState)

@@ -135,6 +135,18 @@ class PulseAnswerRecord:
     deleted: bool = False
 
 
+@dataclass(slots=True, frozen=True)
+class DeletionRecord:
+    """ "This id is gone at the source": marks the stored row deleted without touching its data.
+
+    For APIs that report deletions (or whose full listings stop showing an id) with the id alone;
+    ``kind`` is a table name: contact, agent, team, team_membership, work_segment, …
+    """
+
+    kind: str
+    external_id: str
+
+
 Record = (
     TeamRecord
     | AgentRecord
@@ -146,4 +158,5 @@ Record = (
     | CsatRecord
     | SurveyRecord
     | PulseAnswerRecord
+    | DeletionRecord
 )

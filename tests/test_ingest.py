@@ -14,6 +14,7 @@ from db.models import Agent, Contact, SyncState, Team, TeamMembership
 from db.records import (
     AgentRecord,
     ContactRecord,
+    DeletionRecord,
     MembershipRecord,
     PulseAnswerRecord,
     TeamRecord,
@@ -75,6 +76,20 @@ def test_updated_records_overwrite_and_deleted_are_marked(engine):
     assert (rows["c1"].csat, rows["c1"].handle_seconds, rows["c1"].deleted) == (1, 999, False)
     assert rows["c2"].deleted is True
     assert len(rows) == 2
+
+
+def test_deletion_record_marks_rows_deleted_and_keeps_their_data(engine):
+    ingest = Ingestor(engine, "intercom")
+    ingest.write_page("all", [*DIRECTORY, _contact(1, csat=4), _contact(2)], None)
+    ingest.write_page("all", [DeletionRecord("contact", "c1"), DeletionRecord("agent", "a2")], None)
+    with Session(engine) as session:
+        contacts = {c.external_id: c for c in session.exec(select(Contact)).scalars()}
+        ben = session.exec(select(Agent).where(Agent.external_id == "a2")).scalar_one()
+    assert (contacts["c1"].deleted, contacts["c1"].csat, contacts["c1"].handle_seconds) == (True, 4, 301)
+    assert contacts["c2"].deleted is False
+    assert (ben.deleted, ben.name) == (True, "Ben")
+    with pytest.raises(ValueError, match="unknown kind"):
+        ingest.write_page("all", [DeletionRecord("ax_user", "1")], None)
 
 
 def test_same_external_id_from_two_sources_are_two_rows(engine):
