@@ -158,6 +158,79 @@ def worker() -> None:
         scheduler.start()
 
 
+class _ProgressLine:
+    """A live "source/stream: N rows" line on a terminal; silent when output is not a terminal."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rows: dict[str, int] = {}
+
+    def __call__(self, stream: str, page: PageResult) -> None:
+        self.rows[stream] = self.rows.get(stream, 0) + page.total
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{self.source}/{stream}: {self.rows[stream]:,} rows ")
+            sys.stderr.flush()
+
+
+@app.command()
+@friendly_errors
+def sync(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Sources to sync (default: every configured one).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First sync only: history from this date (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Pull agents, teams, contacts, CSAT, status and queue load from the configured helpdesks."""
+    from datetime import UTC, datetime
+
+    from ax.indicators import compute_agent_days
+    from ax.sources import build_source, configured_sources
+    from connectors.contract import run_sync
+    from connectors.http import HelpdeskAuthError, HelpdeskError
+
+    settings = get_settings()
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+    except ValueError:
+        _fail(f"--since {since!r} is not a date; use YYYY-MM-DD")
+    names = sources or configured_sources(settings)
+    if not names:
+        _fail("no helpdesk is configured: see the README, e.g. AX_ZENDESK_SUBDOMAIN/_EMAIL/_API_TOKEN")
+    connectors = [build_source(name, settings, since=start) for name in names]  # config errors before any I/O
+    engine = _engine()
+    upgrade(engine)
+    failed = 0
+    for connector in connectors:
+        try:
+            results = run_sync(
+                engine,
+                connector,
+                batch_size=settings.ingest_batch_size,
+                progress=_ProgressLine(connector.name),
+            )
+        except HelpdeskAuthError as exc:
+            _fail(str(exc))
+        except HelpdeskError as exc:
+            failed += 1
+            typer.secho(
+                f"\n{connector.name}: stopped: {exc}. The next sync resumes after the last stored page.",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            continue
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        skipped = getattr(connector, "skipped", {})
+        for stream, result in results.items():
+            note = f", {skipped[stream]} malformed skipped (see log)" if skipped.get(stream) else ""
+            typer.echo(f"{connector.name}/{stream}: {result.total:,} rows{note}")
+    compute_agent_days(engine)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("import-csv")
 @friendly_errors
 def import_csv_command(
