@@ -152,7 +152,18 @@ def worker() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engine = _engine()
     upgrade(engine)
-    scheduler = build_scheduler(engine, compute_minutes=get_settings().worker_compute_minutes)
+    from ax.sources import configured_sources
+
+    settings = get_settings()
+    sources = configured_sources(settings)
+    scheduler = build_scheduler(
+        engine,
+        compute_minutes=settings.worker_compute_minutes,
+        sync_minutes=settings.sync_minutes,
+        sources=sources,
+    )
+    if sources:
+        typer.echo(f"syncing {', '.join(sources)} every {settings.sync_minutes} min")
     typer.echo("ax worker started; Ctrl+C stops it")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()

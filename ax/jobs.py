@@ -14,10 +14,15 @@ from db.types import utcnow
 log = logging.getLogger("ax.jobs")
 
 
-def run_recorded(engine: Engine, name: str, job: Callable[[], int]) -> JobRun:
-    """Run ``job`` (which returns rows touched), store how it went, and never let it raise."""
+def run_recorded(engine: Engine, name: str, job: Callable[[], int], *, run_id: int | None = None) -> JobRun:
+    """Run ``job`` (which returns rows touched), store how it went, and never let it raise.
+
+    ``run_id`` continues a run row that already exists (a sync an admin requested from the page).
+    """
     with Session(engine, expire_on_commit=False) as session:
-        run = JobRun(job=name, started_at=utcnow())
+        run = session.get(JobRun, run_id) if run_id is not None else None
+        run = run or JobRun(job=name)
+        run.started_at, run.status = utcnow(), "running"
         session.add(run)
         session.commit()
         try:

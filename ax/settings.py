@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     )
     lockout_minutes: int = Field(default=15, ge=1, description="Minutes an account stays locked.")
     worker_compute_minutes: int = Field(default=15, ge=1, description="Interval of the worker's compute job.")
+    sync_minutes: int = Field(default=15, ge=1, description="Interval of the worker's sync of each source.")
     ingest_batch_size: int = Field(default=5000, ge=100, description="Rows per upsert batch.")
 
     # Helpdesk sources (see README "Connecting a helpdesk"); secrets are SecretStr so they never print.

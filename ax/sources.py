@@ -7,7 +7,7 @@ one bridge, so `ax sync` and the worker build sources the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ax.settings import ConfigError, Settings
@@ -42,6 +42,17 @@ def _zendesk(s: Settings, since: datetime | None) -> Connector:
     )
 
 
+def _freshdesk(s: Settings, since: datetime | None) -> Connector:
+    from connectors.freshdesk import FreshdeskConfig, build_freshdesk
+
+    config = FreshdeskConfig(
+        domain=s.freshdesk_domain or "", api_key=_secret(s.freshdesk_api_key), base_url=s.freshdesk_base_url
+    )
+    if since:
+        config = replace(config, start_date=since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return build_freshdesk(config)
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     name: str
@@ -62,6 +73,7 @@ SOURCES: dict[str, SourceSpec] = {
         SourceSpec(
             "zendesk", ("zendesk_subdomain|zendesk_base_url", "zendesk_email", "zendesk_api_token"), _zendesk
         ),
+        SourceSpec("freshdesk", ("freshdesk_domain|freshdesk_base_url", "freshdesk_api_key"), _freshdesk),
         SourceSpec("intercom", ("intercom_access_token",), _intercom),
     )
 }

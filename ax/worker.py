@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from ax.indicators import compute_agent_days
 from ax.jobs import run_recorded
+from ax.syncing import SYNC_JOB_PREFIX, run_requested_syncs, sync_source
 from db.types import utcnow
 
 log = logging.getLogger("ax.worker")
@@ -25,7 +26,12 @@ def compute_recent(engine: Engine) -> int:
 
 
 def build_scheduler(
-    engine: Engine, *, compute_minutes: int, scheduler_class: type[BaseScheduler] = BlockingScheduler
+    engine: Engine,
+    *,
+    compute_minutes: int,
+    sync_minutes: int = 15,
+    sources: list[str] | tuple[str, ...] = (),
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
 ) -> BaseScheduler:
     """The worker's scheduler; tests pass a BackgroundScheduler to watch it run."""
     scheduler = scheduler_class(
@@ -39,5 +45,23 @@ def build_scheduler(
         id="compute",
         name="compute",
         next_run_time=utcnow(),
+    )
+    for source in sources:
+        scheduler.add_job(
+            run_recorded,
+            "interval",
+            minutes=sync_minutes,
+            args=(engine, f"{SYNC_JOB_PREFIX}{source}", lambda source=source: sync_source(engine, source)),
+            id=f"{SYNC_JOB_PREFIX}{source}",
+            name=f"{SYNC_JOB_PREFIX}{source}",
+            next_run_time=utcnow(),
+        )
+    scheduler.add_job(
+        run_requested_syncs,
+        "interval",
+        seconds=20,
+        args=(engine,),
+        id="requested-syncs",
+        name="requested-syncs",
     )
     return scheduler

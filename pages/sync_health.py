@@ -6,31 +6,55 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from ax.status import job_history, sync_health
+from ax.settings import get_settings
+from ax.sources import configured_sources
+from ax.status import SourceStatus, job_history, sync_health
+from ax.syncing import request_sync
+from db.types import utcnow
 from pages.common import db_session, require_viewer
 
 viewer = require_viewer()
 zone = ZoneInfo(viewer.timezone)
 with db_session() as session:
     sources = sync_health(session, viewer)
-    runs = job_history(session, viewer)
+configured = configured_sources(get_settings())
+# A configured source that has never synced still gets its card (and its "Sync now" button).
+sources += [SourceStatus(name) for name in configured if name not in {s.source for s in sources}]
 
 
 def _when(moment) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
+def _lag(moment) -> str:
+    """How long ago the last successful sync ended, in words a person reads at a glance."""
+    if moment is None:
+        return "never synced"
+    minutes = int((utcnow() - moment).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h {minutes % 60} min ago" if minutes < 48 * 60 else f"{minutes // 1440} days ago"
+
+
 st.title("Sync health")
 st.caption(f"Times in {viewer.timezone}")
 if not sources:
-    st.info("No sources yet. Load the demo data with `ax demo`, or configure a helpdesk and run `ax sync`.")
+    st.info(
+        "No sources yet. Load the demo data with `ax demo`, or configure a helpdesk "
+        "(AX_ZENDESK_*, AX_INTERCOM_*, … see the README) and run `ax sync`."
+    )
 for source in sources:
     with st.container(border=True):
         st.subheader(source.source)
-        cols = st.columns(3)
+        cols = st.columns(4)
         cols[0].metric("Last success", _when(source.last_success_at))
-        cols[1].metric("Rows", f"{sum(source.rows.values()):,}")
-        cols[2].metric("Last error", "none" if not source.last_error else "see below")
+        cols[1].metric("Lag", _lag(source.last_success_at))
+        cols[2].metric("Rows", f"{sum(source.rows.values()):,}")
+        cols[3].metric("Last error", "none" if not source.last_error else "see below")
+        if source.source in configured and st.button("Sync now", key=f"sync_{source.source}"):
+            with db_session() as session:
+                request_sync(session, viewer, source.source)
+            st.success("Sync queued: the worker runs it within a minute; this page shows the result.")
         if source.last_error:
             st.error(source.last_error)
         st.dataframe(
@@ -52,6 +76,8 @@ for source in sources:
         )
 
 st.subheader("Recent job runs")
+with db_session() as session:
+    runs = job_history(session, viewer)  # read after the buttons, so a queued sync shows at once
 if not runs:
     st.caption("No job has run yet: start the worker with `ax worker` (make run starts it for you).")
 else:

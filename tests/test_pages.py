@@ -120,3 +120,17 @@ def test_expired_session_asks_to_sign_in_again(app, monkeypatch):
     app.run()
     assert app.title[0].value == "AX · agent experience"
     assert "expired" in app.info[0].value
+
+
+def test_admin_sees_lag_and_can_queue_a_sync_of_a_configured_source(app, monkeypatch):
+    monkeypatch.setenv("AX_INTERCOM_ACCESS_TOKEN", "tok")
+    reset_settings()
+    sign_in(app, "admin")
+    _no_exception(app)
+    assert [s.value for s in app.subheader][:2] == ["demo", "intercom"]  # configured, never synced
+    lags = [m.value for m in app.metric if m.label == "Lag"]
+    assert lags[0].endswith("ago") and lags[1] == "never synced"
+    app.button(key="sync_intercom").click().run()
+    _no_exception(app)
+    assert "Sync queued" in app.success[0].value
+    assert any(r == "sync:intercom" for r in app.dataframe[-1].value["job"])

@@ -29,7 +29,8 @@ def test_scheduler_runs_compute_on_start_and_records_it(engine):
     scheduler = build_scheduler(engine, compute_minutes=5, scheduler_class=BackgroundScheduler)
     scheduler.start()
     try:
-        (job,) = scheduler.get_jobs()
+        assert {j.id for j in scheduler.get_jobs()} == {"compute", "requested-syncs"}
+        job = scheduler.get_job("compute")
         assert (job.id, job.max_instances, job.coalesce) == ("compute", 1, True)
         assert job.trigger.interval.total_seconds() == 300
         deadline = time.monotonic() + 20
