@@ -10,6 +10,13 @@ Faults: ``faults`` maps a request number (1-based, every request counts, retries
 ``429`` (with ``Retry-After``), ``500``, ``timeout`` (raises ``httpx.ReadTimeout``), ``truncated``
 (half a JSON body), ``duplicate`` (replays the previous body served for the same path) and
 ``fatal`` (HTTP 400, not retryable: the sync stops there).
+
+Volume: ``bulk_tickets=N`` adds N read-only history tickets that are never stored, only built
+page by page when the tickets export serves them (O(page) memory and time per request, so 200k
+tickets cost nothing up front). Bulk ticket ``k`` (see :meth:`FakeZendesk.bulk_ticket`) has id
+``BULK_ID0 + k`` and ``generated_timestamp`` one second after ticket ``k - 1``, all before the
+regular ground truth; it has sideloaded metrics, is never deleted, and has no separate
+satisfaction-rating record (its ``satisfaction_rating`` still rides on the ticket).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 FAULTS = ("429", "500", "timeout", "truncated", "duplicate", "fatal")
 RETRY_AFTER = 7
 VIA = ["email", "web", "chat", "native_messaging", "twitter", "api", "voice"]
+BULK_ID0 = 10_000_000
 
 
 def iso(ts: int) -> str:
@@ -58,6 +66,7 @@ class FakeZendesk:
         email: str = "admin@acme.test",
         token: str = "tok-secret-123",
         faults: dict[int, str] | None = None,
+        bulk_tickets: int = 0,
     ) -> None:
         self.rng = random.Random(seed)
         self.base = f"https://{subdomain}.zendesk.com"
@@ -86,6 +95,10 @@ class FakeZendesk:
             "longest_wait_time": 80,
         }
         self._generate(agents, teams, tickets, calls)
+        self.bulk_tickets = bulk_tickets
+        self._bulk_t0 = T0 - 86400 - bulk_tickets  # the bulk history ends a day before T0
+        self._bulk_agents = [*self.agent_ids(), None]
+        self._bulk_groups = [*sorted(self.groups)[:-1], None]
 
     # --- ground truth --------------------------------------------------------------------------
 
@@ -231,6 +244,54 @@ class FakeZendesk:
             }
         return tid
 
+    def bulk_ticket(self, k: int) -> dict[str, Any]:
+        """Bulk ticket ``k`` (0-based), built on demand; its metric set is under ``_metric``."""
+        ts, tid = self._bulk_t0 + k, BULK_ID0 + k
+        h = (k * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash: cheap, deterministic
+        created, updated = iso(ts - 3000), iso(ts)
+        return {
+            "id": tid,
+            "created_at": created,
+            "updated_at": updated,
+            "generated_timestamp": ts,
+            "status": ("new", "open", "pending", "solved")[(h >> 8) % 4],
+            "priority": "normal",
+            "type": "question",
+            "subject": f"Ticket {tid}",
+            "requester_id": 5000,
+            "submitter_id": 5000,
+            "assignee_id": self._bulk_agents[(h >> 11) % len(self._bulk_agents)],
+            "group_id": self._bulk_groups[(h >> 15) % len(self._bulk_groups)],
+            "tags": [],
+            "via": {"channel": VIA[(h >> 19) % len(VIA)], "source": {"rel": None}},
+            "satisfaction_rating": {
+                "score": ("good", "bad", "offered", "unoffered")[(h >> 23) % 4],
+                "id": tid * 10,
+                "comment": "",
+            },
+            "_ts": ts,
+            "_metric": {
+                "id": tid + 7,
+                "ticket_id": tid,
+                "created_at": created,
+                "updated_at": updated,
+                "group_stations": (1, 1, 2)[(h >> 25) % 3],
+                "assignee_stations": 1,
+                "reopens": (0, 0, 1)[(h >> 27) % 3],
+                "replies": 2,
+                "solved_at": iso(ts - 60),
+                "reply_time_in_minutes": {"calendar": 1 + (h >> 3) % 90, "business": 5},
+                "on_hold_time_in_minutes": {"calendar": 0, "business": 0},
+            },
+        }
+
+    def _bulk_after(self, ts: int, oid: int, per: int) -> tuple[list[dict[str, Any]], int]:
+        """Up to ``per`` bulk tickets after position ``(ts, oid)``, and how many remain in all."""
+        k = min(max(0, ts - self._bulk_t0), self.bulk_tickets)
+        if k < self.bulk_tickets and (self._bulk_t0 + k, BULK_ID0 + k) <= (ts, oid):
+            k += 1
+        return [self.bulk_ticket(i) for i in range(k, min(k + per, self.bulk_tickets))], self.bulk_tickets - k
+
     def update_ticket(self, tid: int, **changes: Any) -> None:
         ts = self.tick()
         self.tickets[tid].update(changes, updated_at=iso(ts), generated_timestamp=ts, _ts=ts)
@@ -351,10 +412,14 @@ class FakeZendesk:
             (o for o in table.values() if (o["_ts"], o.get("id", 0)) > (ts, oid)),
             key=lambda o: (o["_ts"], o.get("id", 0)),
         )
+        remaining = len(rows)
+        if key == "tickets" and self.bulk_tickets and n % 3 != 2:  # bulk history precedes the rest
+            bulk, left = self._bulk_after(ts, oid, per)
+            rows, remaining = bulk + rows[: per - len(bulk)], remaining + left
         chunk = [] if n % 3 == 2 else rows[:per]
         if chunk:
             ts, oid = chunk[-1]["_ts"], chunk[-1].get("id", 0)
-        end = n % 3 != 2 and len(rows) <= per
+        end = n % 3 != 2 and remaining <= per
         after = _enc(ts, oid, n + 1)
         body: dict[str, Any] = {
             key: [_public(o) for o in chunk],
@@ -366,9 +431,9 @@ class FakeZendesk:
         }
         if key == "tickets" and "metric_sets" in q.get("include", ""):
             body["metric_sets"] = [
-                self.metrics[o["id"]]
+                o["_metric"] if "_metric" in o else self.metrics[o["id"]]
                 for o in chunk
-                if "id" in o and o["id"] in self.metrics and o["status"] != "deleted"
+                if "_metric" in o or ("id" in o and o["id"] in self.metrics and o["status"] != "deleted")
             ]
         return 200, body
 
