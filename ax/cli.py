@@ -86,19 +86,25 @@ def demo(
     ] = False,
 ) -> None:
     """Load the demo helpdesk (deterministic, seeded) through the normal ingest path."""
-    from ax.demo import load_demo
-
-    settings = get_settings()
     engine = _engine()
     upgrade(engine)
     if if_empty and _has_contacts(engine):
         typer.echo("store already has data; demo not loaded")
         return
+    _load_demo(engine, agents=agents, days=days, seed=seed)
+
+
+def _load_demo(engine: Engine, *, agents: int | None, days: int | None, seed: int | None) -> None:
+    """Load the demo data with a progress bar; None takes the AX_DEMO_* setting."""
+    from ax.demo import load_demo
+
+    settings = get_settings()
     agents = agents or settings.demo_agents
     days = days or settings.demo_days
+    seed = seed if seed is not None else settings.demo_seed
     if agents < 4 or days < 7:
         _fail("the demo needs at least 4 agents and 7 days")
-    typer.echo(f"loading demo data: {agents} agents, {days} days, seed {seed or settings.demo_seed}")
+    typer.echo(f"loading demo data: {agents} agents, {days} days, seed {seed}")
     with typer.progressbar(length=days + 2, label="demo", file=sys.stderr) as bar:
 
         def progress(stream: str, page: PageResult) -> None:
@@ -109,7 +115,7 @@ def demo(
             engine,
             agents=agents,
             days=days,
-            seed=seed if seed is not None else settings.demo_seed,
+            seed=seed,
             password=settings.demo_password,
             batch_size=settings.ingest_batch_size,
             progress=progress,
@@ -321,7 +327,7 @@ def run() -> None:
     engine = _engine()
     upgrade(engine)
     if not _has_contacts(engine):
-        demo.__wrapped__(agents=None, days=None, seed=None, if_empty=True)  # type: ignore[attr-defined]
+        _load_demo(engine, agents=None, days=None, seed=None)
     worker_process = subprocess.Popen([sys.executable, "-m", "ax.cli", "worker"], cwd=PROJECT_ROOT)
     typer.secho(f"\nAX dashboard: http://localhost:{settings.port}\n", fg=typer.colors.GREEN, bold=True)
     try:
