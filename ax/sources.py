@@ -53,6 +53,18 @@ def _freshdesk(s: Settings, since: datetime | None) -> Connector:
     return build_freshdesk(config)
 
 
+def _front(s: Settings, since: datetime | None) -> Connector:
+    from connectors.front import FrontConfig, build_front
+
+    return build_front(
+        FrontConfig(
+            api_token=_secret(s.front_api_token),
+            base_url=s.front_base_url,
+            start_at=since.timestamp() if since else 0.0,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     name: str
@@ -75,6 +87,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec("freshdesk", ("freshdesk_domain|freshdesk_base_url", "freshdesk_api_key"), _freshdesk),
         SourceSpec("intercom", ("intercom_access_token",), _intercom),
+        SourceSpec("front", ("front_api_token",), _front),
     )
 }
 

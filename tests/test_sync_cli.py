@@ -105,11 +105,12 @@ def test_every_source_builds_from_settings_and_names_what_is_missing(monkeypatch
         "AX_FRESHDESK_DOMAIN": "acme",
         "AX_FRESHDESK_API_KEY": "k",
         "AX_INTERCOM_ACCESS_TOKEN": "t",
+        "AX_FRONT_API_TOKEN": "t",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_settings()
-    assert configured_sources(get_settings()) == ["zendesk", "freshdesk", "intercom"]
+    assert configured_sources(get_settings()) == ["zendesk", "freshdesk", "intercom", "front"]
     for name in configured_sources(get_settings()):
         connector = build_source(name, get_settings())
         assert connector.name == name and list(connector.streams())
