@@ -65,6 +65,19 @@ def _front(s: Settings, since: datetime | None) -> Connector:
     )
 
 
+def _helpscout(s: Settings, since: datetime | None) -> Connector:
+    from connectors.helpscout import HelpScoutConfig, build_helpscout
+
+    return build_helpscout(
+        HelpScoutConfig(
+            app_id=s.helpscout_app_id or "",
+            app_secret=_secret(s.helpscout_app_secret),
+            base_url=s.helpscout_base_url,
+            start_at=since,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     name: str
@@ -87,6 +100,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec("freshdesk", ("freshdesk_domain|freshdesk_base_url", "freshdesk_api_key"), _freshdesk),
         SourceSpec("intercom", ("intercom_access_token",), _intercom),
+        SourceSpec("helpscout", ("helpscout_app_id", "helpscout_app_secret"), _helpscout),
         SourceSpec("front", ("front_api_token",), _front),
     )
 }

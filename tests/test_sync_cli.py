@@ -106,11 +106,13 @@ def test_every_source_builds_from_settings_and_names_what_is_missing(monkeypatch
         "AX_FRESHDESK_API_KEY": "k",
         "AX_INTERCOM_ACCESS_TOKEN": "t",
         "AX_FRONT_API_TOKEN": "t",
+        "AX_HELPSCOUT_APP_ID": "id",
+        "AX_HELPSCOUT_APP_SECRET": "s",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_settings()
-    assert configured_sources(get_settings()) == ["zendesk", "freshdesk", "intercom", "front"]
+    assert configured_sources(get_settings()) == ["zendesk", "freshdesk", "intercom", "helpscout", "front"]
     for name in configured_sources(get_settings()):
         connector = build_source(name, get_settings())
         assert connector.name == name and list(connector.streams())
