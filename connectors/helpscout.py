@@ -81,7 +81,7 @@ from connectors.http import (
     build_client,
     safe_url,
 )
-from connectors.zendesk import Malformed, _id, _opt_ts, _ts
+from connectors.mapping import Malformed, iso_timestamp, optional_iso_timestamp, required_id
 
 log = logging.getLogger("ax.connectors.helpscout")
 
@@ -206,7 +206,7 @@ def _mark(raw: dict[str, Any]) -> datetime | None:
     marks = []
     for value in values:
         try:
-            marks.append(_ts(value))
+            marks.append(iso_timestamp(value))
         except Malformed:
             continue
     return max(marks, default=None)
@@ -307,7 +307,7 @@ class HelpScoutConnector:
 
     @staticmethod
     def _agent(u: dict[str, Any]) -> AgentRecord | None:
-        uid = _id(u)
+        uid = required_id(u)
         if u.get("type") == "team":
             return None
         name = f"{u.get('firstName') or ''} {u.get('lastName') or ''}".strip()
@@ -321,20 +321,22 @@ class HelpScoutConnector:
     def _teams(self, cursor: str | None) -> Iterator[Page]:
         for items, nxt in self._hal(cursor or "/v2/teams", "teams"):
             teams = self._map(
-                "teams", items, lambda t: TeamRecord(_id(t), str(t.get("name") or f"Team {t['id']}"))
+                "teams", items, lambda t: TeamRecord(required_id(t), str(t.get("name") or f"Team {t['id']}"))
             )
             records: list[Record] = list(teams)
             for team in teams:
                 for members, _ in self._hal(f"/v2/teams/{team.external_id}/members", "users"):
                     tid = team.external_id
-                    records += self._map("memberships", members, lambda u, t=tid: MembershipRecord(t, _id(u)))
+                    records += self._map(
+                        "memberships", members, lambda u, t=tid: MembershipRecord(t, required_id(u))
+                    )
             yield records, nxt
 
     # --- conversations --------------------------------------------------------------------------
 
     def _conversations(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
-        since = _ts(state["since"]) if state else (self.start_at or EPOCH)
+        since = iso_timestamp(state["since"]) if state else (self.start_at or EPOCH)
         page = int(state.get("page", 1))
         high = since
         while True:
@@ -361,17 +363,17 @@ class HelpScoutConnector:
 
     @staticmethod
     def _conversation(c: dict[str, Any]) -> Record | None:
-        cid = _id(c)
+        cid = required_id(c)
         if c.get("state") == "deleted":
             return DeletionRecord("contact", cid)
         if c.get("state") == "draft":
             return None
-        created = _ts(c.get("createdAt"))
+        created = iso_timestamp(c.get("createdAt"))
         assignee = c.get("assignee") or {}
         who = None if assignee.get("id") is None else str(assignee["id"])
         is_team = assignee.get("type") == "team"
         replies = sorted(
-            _ts(t.get("createdAt"))
+            iso_timestamp(t.get("createdAt"))
             for t in (c.get("_embedded") or {}).get("threads") or []
             if t.get("type") == "message" and (t.get("createdBy") or {}).get("type") == "user"
         )
@@ -385,8 +387,8 @@ class HelpScoutConnector:
             team_external_id=who if is_team else None,
             queue=f"mailbox:{mailbox}" if mailbox is not None else None,
             first_response_at=first,
-            solved_at=_opt_ts(c.get("closedAt")) if c.get("status") == "closed" else None,
-            updated_at=_opt_ts(c.get("userUpdatedAt")) or created,
+            solved_at=optional_iso_timestamp(c.get("closedAt")) if c.get("status") == "closed" else None,
+            updated_at=optional_iso_timestamp(c.get("userUpdatedAt")) or created,
             wait_seconds=int((first - created).total_seconds()) if first else None,
         )
 
@@ -395,9 +397,11 @@ class HelpScoutConnector:
     def _csat(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
         start = (
-            _ts(state["start"]) if "start" in state else (self.start_at or self.now() - timedelta(days=30))
+            iso_timestamp(state["start"])
+            if "start" in state
+            else (self.start_at or self.now() - timedelta(days=30))
         )
-        end = _ts(state["end"]) if "end" in state else self.now().astimezone(UTC)
+        end = iso_timestamp(state["end"]) if "end" in state else self.now().astimezone(UTC)
         resume_user, page = state.get("user"), int(state.get("page", 1))
         users: list[str] = []
         for items, _ in self._hal("/v2/users", "users"):
@@ -440,12 +444,12 @@ class HelpScoutConnector:
 
     @staticmethod
     def _rating(r: dict[str, Any]) -> CsatRecord:
-        conv, user = _id(r), _id(r, "ratingUserId")
+        conv, user = required_id(r), required_id(r, "ratingUserId")
         score = RATINGS.get(str(r.get("rating")).lower())
         if score is None:
             raise Malformed(f"unknown rating {r.get('rating')!r}")
         return CsatRecord(
-            f"{conv}:{user}", conv, score, _ts(r.get("ratingCreatedAt")), agent_external_id=user
+            f"{conv}:{user}", conv, score, iso_timestamp(r.get("ratingCreatedAt")), agent_external_id=user
         )
 
     def _queue(self, cursor: str | None) -> Iterator[Page]:
@@ -456,7 +460,7 @@ class HelpScoutConnector:
                 if not isinstance(c, dict) or c.get("assignee") or c.get("state", "published") != "published":
                     continue
                 try:
-                    since = _ts((c.get("customerWaitingSince") or {}).get("time"))
+                    since = iso_timestamp((c.get("customerWaitingSince") or {}).get("time"))
                 except Malformed:
                     continue
                 waiting += 1

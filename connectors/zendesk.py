@@ -78,6 +78,7 @@ from connectors.contract import (
     TeamRecord,
 )
 from connectors.http import HelpdeskHttp, build_client
+from connectors.mapping import Malformed, iso_timestamp, optional_iso_timestamp, required_id
 
 log = logging.getLogger("ax.connectors.zendesk")
 
@@ -130,33 +131,6 @@ class ZendeskConfig:
         return (
             f"ZendeskConfig(subdomain={self.subdomain!r}, email={self.email!r}, base_url={self.base_url!r})"
         )
-
-
-class Malformed(ValueError):
-    """One record the mapping cannot use."""
-
-
-def _ts(value: Any) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise Malformed(f"bad timestamp {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Malformed(f"bad timestamp {value!r}") from None
-    if parsed.tzinfo is None:
-        raise Malformed(f"timestamp without offset {value!r}")
-    return parsed.astimezone(UTC)
-
-
-def _opt_ts(value: Any) -> datetime | None:
-    return None if value in (None, "") else _ts(value)
-
-
-def _id(obj: dict[str, Any], key: str = "id") -> str:
-    value = obj.get(key)
-    if value is None or value == "":
-        raise Malformed(f"missing {key}")
-    return str(value)
 
 
 def _ref(value: Any) -> str | None:
@@ -298,17 +272,19 @@ class ZendeskConnector:
             url, params = nxt, None
 
     def _team(self, g: dict[str, Any]) -> TeamRecord:
-        return TeamRecord(_id(g), str(g.get("name") or f"Group {g['id']}"), deleted=bool(g.get("deleted")))
+        return TeamRecord(
+            required_id(g), str(g.get("name") or f"Group {g['id']}"), deleted=bool(g.get("deleted"))
+        )
 
     def _agents(self, cursor: str | None) -> Iterator[Page]:
         for _, users, after in self._cursor_export(USERS, "users", cursor, {}):
             yield self._map("agents", users, self._agent), after
 
     def _agent(self, u: dict[str, Any]) -> AgentRecord | None:
-        uid = _id(u)
+        uid = required_id(u)
         if u.get("role") not in ("agent", "admin"):
             return None
-        _opt_ts(u.get("updated_at"))  # validates the timestamp
+        optional_iso_timestamp(u.get("updated_at"))  # validates the timestamp
         active = bool(u.get("active", True))
         return AgentRecord(
             uid,
@@ -324,7 +300,7 @@ class ZendeskConnector:
             yield self._map("memberships", body.get("group_memberships"), self._membership), nxt
 
     def _membership(self, m: dict[str, Any]) -> MembershipRecord:
-        return MembershipRecord(_id(m, "group_id"), _id(m, "user_id"))
+        return MembershipRecord(required_id(m, "group_id"), required_id(m, "user_id"))
 
     def _tickets(self, cursor: str | None) -> Iterator[Page]:
         for body, tickets, after in self._cursor_export(
@@ -334,8 +310,8 @@ class ZendeskConnector:
             yield self._map("tickets", tickets, lambda t, ms=metrics: self._ticket(t, ms)), after
 
     def _ticket(self, t: dict[str, Any], metric_sets: dict[Any, dict[str, Any]]) -> ContactRecord:
-        tid = _id(t)
-        created = _ts(t.get("created_at"))
+        tid = required_id(t)
+        created = iso_timestamp(t.get("created_at"))
         m = t.get("metric_set") or metric_sets.get(t["id"]) or {}
         reply = _minutes(m, "reply_time_in_minutes")
         via = (t.get("via") or {}).get("channel")
@@ -346,8 +322,8 @@ class ZendeskConnector:
             agent_external_id=_ref(t.get("assignee_id")),
             team_external_id=_ref(t.get("group_id")),
             first_response_at=created + timedelta(seconds=reply) if reply is not None else None,
-            solved_at=_opt_ts(m.get("solved_at")),
-            updated_at=_opt_ts(t.get("updated_at")),
+            solved_at=optional_iso_timestamp(m.get("solved_at")),
+            updated_at=optional_iso_timestamp(t.get("updated_at")),
             wait_seconds=reply,
             csat=_csat((t.get("satisfaction_rating") or {}).get("score")),
             escalated=int(m.get("group_stations") or 0) > 1,
@@ -364,16 +340,16 @@ class ZendeskConnector:
             yield self._map("calls", body.get("calls"), self._call), str(start)
 
     def _call(self, c: dict[str, Any]) -> ContactRecord:
-        cid = _id(c)
+        cid = required_id(c)
         talk, hold, wrap = _secs(c.get("talk_time")), _secs(c.get("hold_time")), _secs(c.get("wrap_up_time"))
         parts = [p for p in (talk, hold, wrap) if p is not None]
         return ContactRecord(
             external_id=f"call:{cid}",
             channel="phone",
-            created_at=_ts(c.get("created_at")),
+            created_at=iso_timestamp(c.get("created_at")),
             agent_external_id=_ref(c.get("agent_id")),
             queue=c.get("ivr_destination_group_name"),
-            updated_at=_opt_ts(c.get("updated_at")),
+            updated_at=optional_iso_timestamp(c.get("updated_at")),
             handle_seconds=sum(parts) if parts else None,
             talk_seconds=talk,
             hold_seconds=hold,
@@ -394,19 +370,19 @@ class ZendeskConnector:
             ratings = body.get("satisfaction_ratings") or []
             for r in ratings:
                 with contextlib.suppress(Malformed, AttributeError):
-                    high = max(high, int(_ts(r.get("updated_at")).timestamp()) - CSAT_OVERLAP_S)
+                    high = max(high, int(iso_timestamp(r.get("updated_at")).timestamp()) - CSAT_OVERLAP_S)
             yield self._map("csat", ratings, self._rating), (f"next:{high}:{nxt}" if nxt else f"since:{high}")
 
     def _rating(self, r: dict[str, Any]) -> CsatRecord | None:
-        rid = _id(r)
+        rid = required_id(r)
         score = _csat(r.get("score"))
         if score is None:  # offered / unoffered: no rating given (yet)
             return None
         return CsatRecord(
             rid,
-            f"ticket:{_id(r, 'ticket_id')}",
+            f"ticket:{required_id(r, 'ticket_id')}",
             score,
-            _ts(r.get("updated_at") or r.get("created_at")),
+            iso_timestamp(r.get("updated_at") or r.get("created_at")),
             agent_external_id=_ref(r.get("assignee_id")),
         )
 
@@ -422,7 +398,7 @@ class ZendeskConnector:
         available: set[str] = set()  # agent ids (a replayed page must not count twice)
 
         def interval(a: dict[str, Any]) -> StatusIntervalRecord:
-            agent = _id(a, "agent_id")
+            agent = required_id(a, "agent_id")
             state, call = a.get("agent_state"), a.get("call_status")
             if call in ("on_call", "wrap_up"):
                 status = "busy"
