@@ -21,6 +21,9 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def _request_handler(handler: Handler, base_url: list[str]) -> type[BaseHTTPRequestHandler]:
     class _Adapter(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two sends: without TCP_NODELAY each small response would wait
+        # ~40 ms for the client's delayed ACK, an artefact of this harness no real API shows
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
