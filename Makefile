@@ -36,6 +36,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache
