@@ -37,7 +37,6 @@ import json
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +48,7 @@ import httpx
 
 from connectors.contract import Page
 from connectors.http import HelpdeskError, HelpdeskHttp, build_client
+from connectors.mapping import SkippedRecords
 from db.records import (
     AgentRecord,
     ContactRecord,
@@ -181,7 +181,7 @@ class FreshdeskConnector:
         self.http = http
         self.config = config
         self.now = now
-        self.skipped: Counter[str] = Counter()
+        self.skipped = SkippedRecords(self.name)
         self.per_page = min(config.per_page, PER_PAGE)
 
     def streams(self) -> Sequence[str]:
@@ -328,20 +328,10 @@ class FreshdeskConnector:
     # --- mapping ---------------------------------------------------------------------------
 
     def _map_all(self, stream: str, items: Any, mapper: Callable[[dict], list[Record]]) -> list[Record]:
-        out: list[Record] = []
-        for item in items if isinstance(items, list) else []:
-            try:
-                if not isinstance(item, dict) or item.get("id") is None:
-                    raise ValueError("record without id")
-                out.extend(mapper(item))
-            except (ValueError, TypeError, KeyError) as exc:
-                self._skip(stream, item, exc)
-        return out
+        return self.skipped.map(stream, items if isinstance(items, list) else [], mapper, require_id=True)
 
     def _skip(self, stream: str, item: Any, exc: Exception) -> None:
-        self.skipped[stream] += 1
-        ident = item.get("id") if isinstance(item, dict) else None
-        log.warning("freshdesk: skipped a malformed %s record (id %s): %s", stream, ident, exc)
+        self.skipped.skip(stream, item, exc)
 
     @staticmethod
     def _stamp(item: Any, field: str) -> datetime | None:

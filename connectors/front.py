@@ -51,7 +51,6 @@ import json
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +61,7 @@ import httpx
 
 from connectors.contract import Page
 from connectors.http import HelpdeskError, HelpdeskHttp, build_client
+from connectors.mapping import SkippedRecords
 from db.records import (
     AgentRecord,
     ContactRecord,
@@ -156,7 +156,7 @@ class FrontConnector:
         self.config = config
         self.now = now
         self.limit = max(1, min(config.limit, LIMIT))
-        self.skipped: Counter[str] = Counter()
+        self.skipped = SkippedRecords(SOURCE)
 
     def streams(self) -> Sequence[str]:
         return ("teammates", "teams", "conversations", "live")
@@ -188,20 +188,10 @@ class FrontConnector:
             url = nxt
 
     def _map(self, stream: str, items: list[Any], mapper: Callable[[dict], list[Record]]) -> list[Record]:
-        out: list[Record] = []
-        for item in items:
-            try:
-                if not isinstance(item, dict):
-                    raise Malformed("not an object")
-                out.extend(mapper(item))
-            except (Malformed, KeyError, TypeError, ValueError) as exc:
-                self._skip(stream, item, exc)
-        return out
+        return self.skipped.map(stream, items, mapper)
 
     def _skip(self, stream: str, item: Any, exc: Exception) -> None:
-        self.skipped[stream] += 1
-        rid = item.get("id") if isinstance(item, dict) else None
-        log.warning("front %s: skipped record id=%s: %s", stream, rid, exc)
+        self.skipped.skip(stream, item, exc)
 
     # --- directory -----------------------------------------------------------------------------
 

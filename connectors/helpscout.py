@@ -52,7 +52,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,7 +80,7 @@ from connectors.http import (
     build_client,
     safe_url,
 )
-from connectors.mapping import Malformed, iso_timestamp, optional_iso_timestamp, required_id
+from connectors.mapping import Malformed, SkippedRecords, iso_timestamp, optional_iso_timestamp, required_id
 
 log = logging.getLogger("ax.connectors.helpscout")
 
@@ -227,7 +226,7 @@ class HelpScoutConnector:
         self.http = http
         self.start_at = start_at
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
-        self.skipped: Counter[str] = Counter()
+        self.skipped = SkippedRecords(SOURCE)
 
     def streams(self) -> Sequence[str]:
         return ("agents", "teams", "conversations", "csat", "queue")
@@ -284,20 +283,7 @@ class HelpScoutConnector:
     def _map(
         self, stream: str, items: Any, mapper: Callable[[dict[str, Any]], Record | None]
     ) -> list[Record]:
-        out: list[Record] = []
-        for item in items or ():
-            try:
-                if not isinstance(item, dict):
-                    raise Malformed("not an object")
-                record = mapper(item)
-            except (Malformed, AttributeError, KeyError, TypeError, ValueError) as exc:
-                self.skipped[stream] += 1
-                rid = item.get("id") if isinstance(item, dict) else None
-                log.warning("%s %s: skipped record id=%r: %s", SOURCE, stream, rid, exc)
-                continue
-            if record is not None:
-                out.append(record)
-        return out
+        return self.skipped.map(stream, items, mapper)
 
     # --- directory ------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from connectors.contract import (
     TeamRecord,
 )
 from connectors.http import HelpdeskError, HelpdeskHttp, build_client
+from connectors.mapping import SkippedRecords
 
 log = logging.getLogger("ax.connectors.intercom")
 
@@ -127,7 +128,7 @@ class IntercomConnector:
         self.http = http
         self.start_at = start_at
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
-        self.skipped: Counter[str] = Counter()
+        self.skipped = SkippedRecords(SOURCE)
 
     def streams(self) -> Sequence[str]:
         return ("teams", "admins", "conversations", "statuses", "queue")
@@ -188,9 +189,7 @@ class IntercomConnector:
             raise HelpdeskError(f"{SOURCE}: {path} keeps returning the same next page; pagination loop")
 
     def _skip(self, stream: str, raw: Any, why: Exception) -> None:
-        self.skipped[stream] += 1
-        ident = raw.get("id") if isinstance(raw, dict) else None
-        log.warning("%s: skipped a malformed %s record (id=%r): %s", SOURCE, stream, ident, why)
+        self.skipped.skip(stream, raw, why)
 
     # --- streams ------------------------------------------------------------------------------
 

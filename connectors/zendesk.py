@@ -58,7 +58,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,7 +77,7 @@ from connectors.contract import (
     TeamRecord,
 )
 from connectors.http import HelpdeskHttp, build_client
-from connectors.mapping import Malformed, iso_timestamp, optional_iso_timestamp, required_id
+from connectors.mapping import Malformed, SkippedRecords, iso_timestamp, optional_iso_timestamp, required_id
 
 log = logging.getLogger("ax.connectors.zendesk")
 
@@ -175,7 +174,7 @@ class ZendeskConnector:
         self.http = http
         self.config = config
         self.now = now
-        self.skipped: Counter[str] = Counter()
+        self.skipped = SkippedRecords(SOURCE)
 
     def streams(self) -> Sequence[str]:
         return ("teams", "agents", "memberships", "tickets", "calls", "csat", "talk_live")
@@ -199,20 +198,7 @@ class ZendeskConnector:
     def _map(
         self, stream: str, items: Any, mapper: Callable[[dict[str, Any]], Record | None]
     ) -> list[Record]:
-        out: list[Record] = []
-        for item in items or ():
-            try:
-                if not isinstance(item, dict):
-                    raise Malformed("not an object")
-                record = mapper(item)
-            except (Malformed, KeyError, TypeError, ValueError) as exc:
-                self.skipped[stream] += 1
-                rid = item.get("id") if isinstance(item, dict) else None
-                log.warning("zendesk %s: skipped record id=%s: %s", stream, rid, exc)
-                continue
-            if record is not None:
-                out.append(record)
-        return out
+        return self.skipped.map(stream, items, mapper)
 
     # --- paginators ----------------------------------------------------------------------------
 
