@@ -23,7 +23,6 @@ The last line is ``ingest_ratio=<project rows/s ÷ raw rows/s>``, the worst back
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 import tempfile
@@ -38,15 +37,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from sqlalchemy.engine import make_url
 
+from bench.pg import bench_pg_url, postgres_answers, throwaway_databases
 from connectors.demo import DemoHelpdesk
 from db import records as r
 from db.engine import get_engine
 from db.ingest import Ingestor
 from db.migrate import upgrade
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SOURCE = "demo"
 END = date(2025, 3, 31)
 NOW = datetime(2025, 3, 31, 18, 0, tzinfo=UTC)
@@ -452,36 +450,14 @@ def bench_sqlite(pages: list[Page], batches: list[list[RawBatch]]) -> tuple[Timi
     return project, raw
 
 
-def pg_admin(url: str) -> tuple[Any, str]:
-    """(SQLAlchemy URL, libpq conninfo) of the admin database; raises if the server does not answer."""
-    parsed = make_url(url)
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, connect_timeout=5) as conn:
-        conn.execute("SELECT 1")
-    return parsed, conninfo
-
-
 def bench_pg(
     url: str, pages: list[Page], batches: list[list[RawBatch]], mode: str, run: int
 ) -> tuple[Timing, Timing]:
-    parsed, admin = pg_admin(url)
-    names = {kind: f"ax_bench_{os.getpid()}_{run}_{kind}" for kind in ("project", "raw")}
-    urls = {k: parsed.set(database=n).render_as_string(hide_password=False) for k, n in names.items()}
-    infos = {
-        k: parsed.set(drivername="postgresql", database=n).render_as_string(hide_password=False)
-        for k, n in names.items()
-    }
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        project = run_project(urls["project"], pages)
-        raw = run_raw_pg(infos["raw"], urls["raw"], batches, mode)
-        check_same("postgresql", table_counts_pg(infos["project"]), table_counts_pg(infos["raw"]))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_databases(url, f"ax_bench_{run}", ("project", "raw")) as dbs:
+        (project_url, project_info), (raw_url, raw_info) = dbs["project"], dbs["raw"]
+        project = run_project(project_url, pages)
+        raw = run_raw_pg(raw_info, raw_url, batches, mode)
+        check_same("postgresql", table_counts_pg(project_info), table_counts_pg(raw_info))
     return project, raw
 
 
@@ -521,25 +497,18 @@ def main(argv: list[str] | None = None) -> int:
     runs = [bench_sqlite(pages, sqlite_batches) for _ in range(args.repeat)]
     ratios["sqlite"] = report("sqlite", "sqlite3 executemany, plain INSERT", *best(runs))
 
-    url = os.environ.get("AX_BENCH_PG_URL", DEFAULT_PG_URL)
+    url = bench_pg_url()
     if args.skip_pg:
         print("postgresql: skipped (--skip-pg)")
-    else:
-        try:
-            pg_admin(url)
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            where = make_url(url).render_as_string(hide_password=True)
-            print(f"postgresql: skipped, server at {where} did not answer: {reason}")
-        else:
-            pg_batches = prepare_raw(pages, _pg_ts)
-            how = (
-                "psycopg 3 COPY FROM STDIN"
-                if args.pg_raw == "copy"
-                else "psycopg 3 cursor.executemany, plain INSERT"
-            )
-            runs = [bench_pg(url, pages, pg_batches, args.pg_raw, run) for run in range(args.repeat)]
-            ratios["postgresql"] = report("postgresql", how, *best(runs))
+    elif postgres_answers(url):
+        pg_batches = prepare_raw(pages, _pg_ts)
+        how = (
+            "psycopg 3 COPY FROM STDIN"
+            if args.pg_raw == "copy"
+            else "psycopg 3 cursor.executemany, plain INSERT"
+        )
+        runs = [bench_pg(url, pages, pg_batches, args.pg_raw, run) for run in range(args.repeat)]
+        ratios["postgresql"] = report("postgresql", how, *best(runs))
 
     worst = min(ratios, key=ratios.__getitem__)
     print(f"worst back end: {worst}; goal ingest_ratio >= 0.5")

@@ -25,7 +25,6 @@ Rows are records emitted by the connector (the tickets stream dominates). The la
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -36,10 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-import psycopg
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
+from bench.pg import bench_pg_url, postgres_answers, throwaway_databases
 from connectors.contract import Page, Record, run_sync
 from connectors.zendesk import SOURCE, ZendeskConfig, build_zendesk
 from db.engine import get_engine
@@ -49,7 +47,6 @@ from db.models import Contact
 from tests.fakes.server import serve
 from tests.fakes.zendesk import FakeZendesk
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PAGE_SIZE = 1000  # Zendesk's incremental export maximum
 EMAIL, TOKEN = "admin@acme.test", "tok-secret-123"
 
@@ -175,28 +172,9 @@ def bench_sqlite(contacts: int) -> float:
         return bench("sqlite", urls, contacts)
 
 
-def pg_admin(url: str) -> tuple[object, str]:
-    """(SQLAlchemy URL, libpq conninfo) of the admin database; raises if the server does not answer."""
-    parsed = make_url(url)
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, connect_timeout=5) as conn:
-        conn.execute("SELECT 1")
-    return parsed, conninfo
-
-
 def bench_pg(url: str, contacts: int) -> float:
-    parsed, admin = pg_admin(url)
-    names = {kind: f"ax_bench_sync_{os.getpid()}_{kind}" for kind in ("connector", "ingest")}
-    urls = {k: parsed.set(database=n).render_as_string(hide_password=False) for k, n in names.items()}
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        return bench("postgresql", urls, contacts)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_databases(url, "ax_bench_sync", ("connector", "ingest")) as dbs:
+        return bench("postgresql", {kind: urls[0] for kind, urls in dbs.items()}, contacts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,18 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     ratios = {"sqlite": bench_sqlite(args.contacts)}
-    url = os.environ.get("AX_BENCH_PG_URL", DEFAULT_PG_URL)
+    url = bench_pg_url()
     if args.skip_pg:
         print("postgresql: skipped (--skip-pg)")
-    else:
-        try:
-            pg_admin(url)
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            where = make_url(url).render_as_string(hide_password=True)
-            print(f"postgresql: skipped, server at {where} did not answer: {reason}")
-        else:
-            ratios["postgresql"] = bench_pg(url, args.contacts)
+    elif postgres_answers(url):
+        ratios["postgresql"] = bench_pg(url, args.contacts)
 
     worst = min(ratios, key=ratios.__getitem__)
     print(f"worst back end: {worst}")

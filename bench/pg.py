@@ -1,0 +1,55 @@
+"""PostgreSQL plumbing shared by the benchmarks: probe the server, make throwaway databases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def bench_pg_url() -> str:
+    return os.environ.get("AX_BENCH_PG_URL", DEFAULT_PG_URL)
+
+
+def postgres_answers(url: str) -> bool:
+    """True when the server answers; otherwise print why PostgreSQL is skipped."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = make_url(url).render_as_string(hide_password=True)
+        print(f"postgresql: skipped, server at {where} did not answer: {reason}")
+        return False
+    return True
+
+
+@contextmanager
+def throwaway_databases(
+    url: str, prefix: str, kinds: tuple[str, ...]
+) -> Iterator[dict[str, tuple[str, str]]]:
+    """Fresh databases named ``<prefix>_<pid>_<kind>``: kind -> (SQLAlchemy URL, libpq conninfo)."""
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    names = {kind: f"{prefix}_{os.getpid()}_{kind}" for kind in kinds}
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {
+            kind: (
+                parsed.set(database=name).render_as_string(hide_password=False),
+                parsed.set(drivername="postgresql", database=name).render_as_string(hide_password=False),
+            )
+            for kind, name in names.items()
+        }
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
