@@ -7,10 +7,13 @@ lost and nothing doubled (upserts make a replayed page harmless).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +24,7 @@ from db.types import utcnow
 from db.upsert import bulk_upsert
 
 _IN_CHUNK = 500
+log = logging.getLogger("ax.ingest")
 
 
 @dataclass
@@ -38,6 +42,23 @@ class PageResult:
     @property
     def total(self) -> int:
         return sum(self.rows.values())
+
+
+@lru_cache(maxsize=1024)
+def known_timezone(name: str | None) -> str:
+    """The IANA zone, or UTC for a name the zone database does not know.
+
+    An agent's local day is computed in SQL (``AT TIME ZONE`` on PostgreSQL), where one unknown
+    zone name would fail the whole computation, so it is caught here, once, at ingest.
+    """
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown timezone %r; using UTC", name)
+        return "UTC"
+    return name
 
 
 def _table(model: type) -> Table:
@@ -204,7 +225,7 @@ class Ingestor:
                 "external_id": a.external_id,
                 "name": a.name,
                 "email": a.email,
-                "timezone": a.timezone,
+                "timezone": known_timezone(a.timezone),
                 "scheduled_hours_per_day": a.scheduled_hours_per_day,
                 "active": a.active,
                 "deleted": a.deleted,

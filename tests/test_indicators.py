@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from ax.indicators import compute_agent_days
 from db.ingest import Ingestor
-from db.models import AgentDay
+from db.models import Agent, AgentDay
 from db.records import AgentRecord, ContactRecord
 
 
@@ -95,3 +95,18 @@ def test_incremental_recompute_touches_only_days_from_since(engine):
     assert (days[date(2026, 3, 5)].contacts, days[date(2026, 3, 5)].handle_seconds) == (2, 150)
     compute_agent_days(engine)
     assert {day: row for (_, day), row in _days(engine).items()}[date(2026, 3, 1)].handle_seconds == 999
+
+
+def test_unknown_agent_timezone_falls_back_to_utc_instead_of_breaking_compute(engine):
+    Ingestor(engine, "t").write_page(
+        "all",
+        [
+            AgentRecord("x", "Xan", timezone="Pacific Time (US & Canada)"),
+            _contact(1, datetime(2026, 3, 10, 3, 0, tzinfo=UTC), agent="x", handle_seconds=60),
+        ],
+        None,
+    )
+    assert compute_agent_days(engine) == 1
+    assert next(iter(_days(engine).values())).day == date(2026, 3, 10)
+    with Session(engine) as session:
+        assert session.exec(select(Agent.timezone)).one() == "UTC"
