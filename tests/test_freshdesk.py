@@ -24,6 +24,7 @@ from db.models import (
     WorkSegment,
 )
 from tests.fakes.freshdesk import FakeFreshdesk
+from tests.fakes.retries import sync_until_done
 
 
 class FakeTime:
@@ -291,15 +292,7 @@ def test_random_faults_with_whole_run_retries_reach_ground_truth(engine):
         fake = FakeFreshdesk(seed=100 + seed, agents=5, groups=2, tickets=50, faults=faults)
         sync = connector(fake, per_page=rng.choice((10, 20, 100)))
         sync.name = source = f"freshdesk-{seed}"
-        crashes = 0
-        for _ in range(10):
-            try:
-                run_sync(engine, sync)
-                break
-            except HelpdeskError:
-                crashes += 1
-        else:
-            pytest.fail(f"seed {seed}: sync never completed")
+        crashes = sync_until_done(engine, lambda sync=sync: sync, attempts=10, label=f"seed {seed}")
         assert db_state(engine, source) == truth(fake), f"seed {seed}"
         assert crashes <= sum(1 for k in faults.values() if k in ("fatal", "truncated"))
         assert fake.served.total() >= 5, f"seed {seed}: too few faults reached"

@@ -16,6 +16,7 @@ from connectors.front import FrontConfig, build_front, ts
 from connectors.http import HelpdeskAuthError, HelpdeskError
 from db.models import Agent, AgentStatusInterval, Contact, QueueSnapshot, Team, TeamMembership
 from tests.fakes.front import FakeFront
+from tests.fakes.retries import sync_until_done
 
 
 class FakeTime:
@@ -277,15 +278,7 @@ def test_random_faults_with_whole_run_retries_reach_ground_truth(engine):
         fake = FakeFront(seed=100 + seed, teammates=5, teams=2, conversations=30, faults=faults)
         sync = connector(fake, limit=rng.choice((10, 25, 100)))
         sync.name = source = f"front-{seed}"
-        crashes = 0
-        for _ in range(10):
-            try:
-                run_sync(engine, sync)
-                break
-            except HelpdeskError:
-                crashes += 1
-        else:
-            pytest.fail(f"seed {seed}: sync never completed")
+        crashes = sync_until_done(engine, lambda sync=sync: sync, attempts=10, label=f"seed {seed}")
         assert db_state(engine, source) == truth(fake), f"seed {seed}"
         assert crashes <= sum(1 for k in faults.values() if k in ("fatal", "truncated"))
         assert fake.served.total() >= 5, f"seed {seed}: too few faults reached"

@@ -18,6 +18,7 @@ from connectors.helpscout import RATINGS, HelpScoutConfig, build_helpscout
 from connectors.http import HelpdeskAuthError, HelpdeskError
 from db.models import Agent, Contact, CsatRating, QueueSnapshot, SyncState, Team, TeamMembership
 from tests.fakes.helpscout import FAULTS, RETRY_AFTER, T0, FakeCrash, HelpScoutFake, iso, unix
+from tests.fakes.retries import sync_until_done
 
 START = T0 - 86400
 CONVERSATIONS = "/v2/conversations"
@@ -403,14 +404,13 @@ def test_random_fault_schedules_still_give_ground_truth(engine):
         rng = random.Random(seed)
         faults = {n: rng.choice([*FAULTS, "crash"]) for n in range(1, 45) if rng.random() < 0.25}
         fake = HelpScoutFake(seed=100 + seed, agents=12, conversations=80, faults=faults)
-        for _attempt in range(15):
-            try:
-                run_sync(engine, _connector(fake))
-                break
-            except (FakeCrash, HelpdeskError):
-                crashes += 1
-        else:
-            pytest.fail(f"seed {seed}: sync never completed with faults {faults}")
+        crashes += sync_until_done(
+            engine,
+            lambda fake=fake: _connector(fake),
+            attempts=15,
+            crashes=(FakeCrash, HelpdeskError),
+            label=f"seed {seed}, faults {faults}",
+        )
         state, truth = _state(engine), _truth(fake)
         for key in ("agents", "teams", "memberships", "contacts", "csat"):
             assert state[key] == truth[key], (seed, key)

@@ -16,6 +16,7 @@ from connectors.http import HelpdeskAuthError, HelpdeskError
 from connectors.intercom import CHANNELS, OVERLAP_SECONDS, IntercomConfig, build_intercom
 from db.models import Agent, AgentStatusInterval, Contact, CsatRating, QueueSnapshot, Team, TeamMembership
 from tests.fakes.intercom import FAULTS, T0, FakeCrash, IntercomFake
+from tests.fakes.retries import sync_until_done
 
 START = T0 - 86400
 
@@ -264,14 +265,13 @@ def test_random_fault_schedules_still_give_ground_truth(engine):
         rng = random.Random(seed)
         faults = {n: rng.choice([*FAULTS, "crash"]) for n in range(1, 40) if rng.random() < 0.3}
         fake = IntercomFake(seed=100 + seed, conversations=200, faults=faults)
-        for _attempt in range(15):
-            try:
-                run_sync(engine, _connector(fake))
-                break
-            except (FakeCrash, HelpdeskError):
-                crashes += 1
-        else:
-            pytest.fail(f"seed {seed}: sync never completed with faults {faults}")
+        crashes += sync_until_done(
+            engine,
+            lambda fake=fake: _connector(fake),
+            attempts=15,
+            crashes=(FakeCrash, HelpdeskError),
+            label=f"seed {seed}, faults {faults}",
+        )
         state, truth = _state(engine), _truth(fake)
         # one database across seeds: this seed's fake is the truth for what it serves
         assert {k: state["contacts"][k] for k in truth["contacts"]} == truth["contacts"], seed

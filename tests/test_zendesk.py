@@ -14,6 +14,7 @@ from connectors.contract import run_sync, stored_cursor
 from connectors.http import HelpdeskAuthError, HelpdeskError
 from connectors.zendesk import ZendeskConfig, build_zendesk
 from db.models import Agent, AgentStatusInterval, Contact, CsatRating, QueueSnapshot, Team, TeamMembership
+from tests.fakes.retries import sync_until_done
 from tests.fakes.zendesk import RETRY_AFTER, FakeZendesk
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -250,14 +251,7 @@ def test_randomized_faults_always_converge_to_ground_truth(engine):
         faults = {n: rng.choice(["429", "500", "timeout", "truncated", "duplicate", "fatal"])
                   for n in rng.sample(range(1, 45), 8)}  # fmt: skip
         fake = FakeZendesk(seed=100 + seed, tickets=25, calls=10, faults=faults)
-        for _attempt in range(12):
-            try:
-                run_sync(engine, connector(fake))
-                break
-            except HelpdeskError:
-                continue
-        else:
-            raise AssertionError(f"seed {seed}: sync never completed")
+        sync_until_done(engine, lambda fake=fake: connector(fake), attempts=12, label=f"seed {seed}")
         got = snapshot(engine)
         truth = expected(fake)
         assert got == truth, f"seed {seed}"
