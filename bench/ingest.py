@@ -29,7 +29,6 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.pg import bench_pg_url, postgres_answers, throwaway_databases
+from bench.common import Timing, bench_pg_url, postgres_answers, throwaway_databases
 from connectors.demo import DemoHelpdesk
 from db import records as r
 from db.engine import get_engine
@@ -339,16 +338,6 @@ def prepare_raw(pages: list[Page], ts: Callable[[datetime | None], Any]) -> list
 
 
 # --- the two paths -----------------------------------------------------------------------------
-
-
-@dataclass
-class Timing:
-    rows: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
 
 
 def run_project(url: str, pages: list[Page]) -> Timing:

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import func, select
 
-from bench.pg import bench_pg_url, postgres_answers, throwaway_databases
+from bench.common import Timing, bench_pg_url, postgres_answers, throwaway_databases
 from connectors.contract import Page, Record, run_sync
 from connectors.zendesk import SOURCE, ZendeskConfig, build_zendesk
 from db.engine import get_engine
@@ -51,16 +50,6 @@ PAGE_SIZE = 1000  # Zendesk's incremental export maximum
 EMAIL, TOKEN = "admin@acme.test", "tok-secret-123"
 
 StreamPage = tuple[str, Sequence[Record], str | None]
-
-
-@dataclass
-class Timing:
-    rows: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
 
 
 class Recording:

@@ -1,13 +1,25 @@
-"""PostgreSQL plumbing shared by the benchmarks: probe the server, make throwaway databases."""
+"""Shared by the benchmarks: timings, and PostgreSQL plumbing (probe the server, throwaway databases)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy.engine import make_url
+
+
+@dataclass
+class Timing:
+    rows: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
