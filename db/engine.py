@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -37,8 +39,16 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    try:
+        cursor.execute("SELECT sqrt(4)")  # math functions are a compile-time option of SQLite
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("sqrt", 1, _sqrt, deterministic=True)
     cursor.close()
     dbapi_connection.create_function("ax_local_date", 2, _local_date, deterministic=True)
+
+
+def _sqrt(value: float | None) -> float | None:
+    return None if value is None or value < 0 else math.sqrt(value)
 
 
 @lru_cache(maxsize=8)

@@ -140,6 +140,7 @@ class Ingestor:
         self.source = source
         self.batch_size = batch_size
         self._refs = _RefResolver(source)
+        self._synced_at = utcnow()
 
     def write_page(self, stream: str, records: Sequence[r.Record], cursor: str | None = None) -> PageResult:
         """Upsert ``records`` and store ``cursor`` for ``stream`` in one transaction."""
@@ -147,6 +148,8 @@ class Ingestor:
         for record in records:
             by_type[type(record)].append(record)
         result = PageResult()
+        # Stamped on activity rows so the incremental compute finds the agent-days this page touched.
+        self._synced_at = utcnow()
         try:
             with self.engine.begin() as conn:
                 for record_type, writer in self._writers():
@@ -288,6 +291,7 @@ class Ingestor:
                 "escalated": c.escalated,
                 "reopened": c.reopened,
                 "deleted": c.deleted,
+                "synced_at": self._synced_at,
             }
             for c in recs
         ]
@@ -321,6 +325,7 @@ class Ingestor:
                 "started_at": s.started_at,
                 "ended_at": s.ended_at,
                 "deleted": s.deleted,
+                "synced_at": self._synced_at,
             }
             for s in recs
         ]
@@ -356,6 +361,7 @@ class Ingestor:
                 "score": c.score,
                 "rated_at": c.rated_at,
                 "deleted": c.deleted,
+                "synced_at": self._synced_at,
             }
             for c in recs
         ]
@@ -389,13 +395,16 @@ class Ingestor:
             by_kind[rec.kind].append(rec.external_id)
         for kind, ids in by_kind.items():
             table = tables[kind]
+            values: dict[str, Any] = {"deleted": True}
+            if "synced_at" in table.c:
+                values["synced_at"] = self._synced_at
             for start in range(0, len(ids), _IN_CHUNK):
                 conn.execute(
                     update(table)
                     .where(
                         table.c.source == self.source, table.c.external_id.in_(ids[start : start + _IN_CHUNK])
                     )
-                    .values(deleted=True)
+                    .values(**values)
                 )
             result.rows[f"{kind} deleted"] += len(ids)
 

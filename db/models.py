@@ -109,6 +109,7 @@ class Contact(SourceKeyed, table=True):
     sentiment: float | None = Field(default=None, description="customer text, -1..1")
     escalated: bool = False
     reopened: bool = False
+    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
 
 
 class WorkSegment(SourceKeyed, table=True):
@@ -138,6 +139,7 @@ class AgentStatusInterval(SourceKeyed, table=True):
     status: str = Field(max_length=16)
     started_at: datetime = Field(sa_column=_ts())
     ended_at: datetime = Field(sa_column=_ts())
+    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
 
 
 class QueueSnapshot(SourceKeyed, table=True):
@@ -158,12 +160,16 @@ class QueueSnapshot(SourceKeyed, table=True):
 
 class CsatRating(SourceKeyed, table=True):
     __tablename__ = "csat_rating"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_csat_source_ext"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_csat_source_ext"),
+        Index("ix_csat_contact", "source", "contact_external_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     contact_external_id: str = Field(max_length=120)
     agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
     score: int = Field(description="1-5, 5 best")
     rated_at: datetime = Field(sa_column=_ts())
+    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
 
 
 # --- surveys -----------------------------------------------------------------------------------
@@ -219,7 +225,89 @@ class AgentDay(SQLModel, table=True):
     hard_contacts: int = 0
     csat_sum: int = 0
     csat_count: int = 0
+    # From status intervals; NULL when the day has none (unknown, not zero).
+    on_queue_seconds: int | None = None
+    break_seconds: int | None = None
+    logged_in_seconds: int | None = None
+    scheduled_seconds: int = 0
+    overtime_seconds: int | None = None
+    occupancy: float | None = Field(default=None, description="handling / on-queue time, 0..1")
+    longest_stretch_seconds: int | None = None
+    # From the contacts' own timeline (start = first response or creation, end = start + handle).
+    back_to_back: int = 0
+    chat_concurrency: float | None = Field(default=None, description="time-weighted open chats")
+    hard_since_break_max: int | None = None
+    # Derived over days: run length of days worked, and EWMA deviations from the 28-day baseline.
+    consecutive_days: int = 0
+    aht_dev: float | None = None
+    occupancy_dev: float | None = None
+    hard_share_dev: float | None = None
     computed_at: datetime = Field(sa_column=_ts())
+
+
+class AgentRisk(SQLModel, table=True):
+    """Workload-only burnout risk per agent and day: the level a lead may see (no survey input)."""
+
+    __tablename__ = "agent_risk"
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    level: str = Field(max_length=16, description="low, elevated, high")
+    points: int = 0
+    drivers: str = Field(default="[]", max_length=4000, description="JSON list of driver dicts")
+    computed_at: datetime = Field(sa_column=_ts())
+
+
+class TeamDay(SQLModel, table=True):
+    """Per team per local day: roll-ups of its agents' days, queue load and Erlang C staffing."""
+
+    __tablename__ = "team_day"
+    team_id: int = Field(foreign_key="team.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    agents: int = 0
+    contacts: int = 0
+    handle_seconds: int = 0
+    on_queue_seconds: int | None = None
+    occupancy: float | None = None
+    logged_in_seconds: int | None = None
+    overtime_seconds: int | None = None
+    hard_contacts: int = 0
+    back_to_back: int = 0
+    agents_over_occupancy: int = 0
+    waiting_avg: float | None = None
+    waiting_max: int | None = None
+    longest_wait_seconds: int | None = None
+    service_level: float | None = Field(default=None, description="share answered within target")
+    answered: int = 0
+    peak_hour_contacts: int = 0
+    agents_needed: int | None = None
+    agents_staffed: int | None = None
+    computed_at: datetime = Field(sa_column=_ts())
+
+
+class TeamSurveyWeek(SQLModel, table=True):
+    """Weekly team survey aggregates; values stay NULL below the minimum group size."""
+
+    __tablename__ = "team_survey_week"
+    team_id: int = Field(foreign_key="team.id", primary_key=True)
+    week: date = Field(primary_key=True, description="Monday of the ISO week")
+    respondents: int = 0
+    who5_mean: float | None = None
+    who5_low_share: float | None = None
+    burnout_share: float | None = None
+    cbi_mean: float | None = None
+    enps: float | None = None
+    who5_ewma: float | None = None
+    deteriorating: bool = False
+    computed_at: datetime = Field(sa_column=_ts())
+
+
+class ComputeState(SQLModel, table=True):
+    """How far the incremental compute has read: rows synced after ``watermark`` are new to it."""
+
+    __tablename__ = "compute_state"
+    name: str = Field(max_length=40, primary_key=True)
+    watermark: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_full_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 # --- AX's own state ----------------------------------------------------------------------------
