@@ -55,6 +55,13 @@ def check_agent(session: Session, viewer: Viewer, agent_id: int, *, team_ids_of_
     raise _refuse(session, viewer, "view the workload of", f"agent {agent_id}")
 
 
+def check_self(session: Session, viewer: Viewer, action: str) -> int:
+    """Only an agent, about themself (their own survey-informed numbers); returns their agent id."""
+    if viewer.role == Role.agent and viewer.agent_id is not None:
+        return viewer.agent_id
+    raise _refuse(session, viewer, action, "another person's personal data")
+
+
 def check_team(session: Session, viewer: Viewer, team_id: int) -> None:
     """Leads see the teams they lead; HR and admins see every team's aggregates."""
     if viewer.role in (Role.hr, Role.admin):

@@ -151,28 +151,53 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 
 @app.command()
 @friendly_errors
+def compute(
+    since: Annotated[
+        str | None, typer.Option(help="Recompute every agent-day from this local date (YYYY-MM-DD).")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute everything from scratch.")] = False,
+) -> None:
+    """Bring indicators up to date: by default only the agent-days touched since the last run."""
+    from datetime import date
+
+    from ax.compute import run_compute
+
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        _fail(f"--since {since!r} is not a date; use YYYY-MM-DD")
+    if full and start:
+        _fail("use either --since or --full, not both")
+    engine = _engine()
+    upgrade(engine)
+    result = run_compute(engine, since=start, full=full)
+    typer.echo(
+        f"computed {result.agent_days:,} agent-days, {result.team_days:,} team-days, "
+        f"{result.risks:,} risk levels"
+    )
+
+
+@app.command()
+@friendly_errors
 def worker() -> None:
-    """Run the scheduler (compute and, later, sync/alert/survey jobs) until stopped."""
-    from ax.worker import build_scheduler
+    """Run the scheduled jobs until stopped; of several workers on one database, one runs them."""
+    import threading
+
+    from ax.sources import configured_sources
+    from ax.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engine = _engine()
     upgrade(engine)
-    from ax.sources import configured_sources
-
     settings = get_settings()
     sources = configured_sources(settings)
-    scheduler = build_scheduler(
-        engine,
-        compute_minutes=settings.worker_compute_minutes,
-        sync_minutes=settings.sync_minutes,
-        sources=sources,
-    )
     if sources:
         typer.echo(f"syncing {', '.join(sources)} every {settings.sync_minutes} min")
     typer.echo("ax worker started; Ctrl+C stops it")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`, systemd: finish jobs, let go
+    with contextlib.suppress(KeyboardInterrupt):
+        run_worker(engine, settings, stop=stop)
 
 
 class _ProgressLine:
@@ -202,7 +227,6 @@ def sync(
     """Pull agents, teams, contacts, CSAT, status and queue load from the configured helpdesks."""
     from datetime import UTC, datetime
 
-    from ax.indicators import compute_agent_days
     from ax.sources import build_source, configured_sources
     from connectors.contract import run_sync
     from connectors.http import HelpdeskAuthError, HelpdeskError
@@ -243,7 +267,9 @@ def sync(
         for stream, result in results.items():
             note = f", {skipped[stream]} malformed skipped (see log)" if skipped.get(stream) else ""
             typer.echo(f"{connector.name}/{stream}: {result.total:,} rows{note}")
-    compute_agent_days(engine)
+    from ax.compute import run_compute
+
+    run_compute(engine)
     if failed:
         raise typer.Exit(1)
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ax.accounts import create_user, demo_users_exist
-from ax.indicators import compute_agent_days
+from ax.compute import run_compute
 from connectors.contract import run_sync
 from connectors.demo import SOURCE, DemoHelpdesk
 from db.ingest import PageResult
@@ -31,7 +31,7 @@ def load_demo(
     """Sync the demo source (resuming from its cursors), compute indicators, add demo accounts."""
     helpdesk = DemoHelpdesk(agents=agents, days=days, seed=seed, end=end, now=now)
     results = run_sync(engine, helpdesk, batch_size=batch_size, progress=progress)
-    compute_agent_days(engine)
+    run_compute(engine, full=True)
     with Session(engine) as session:
         if not demo_users_exist(session):
             _create_demo_users(session, helpdesk, password)

@@ -53,8 +53,66 @@ class Settings(BaseSettings):
     )
     lockout_minutes: int = Field(default=15, ge=1, description="Minutes an account stays locked.")
     worker_compute_minutes: int = Field(default=15, ge=1, description="Interval of the worker's compute job.")
+    worker_nightly_hour: int = Field(
+        default=2, ge=0, le=23, description="Local hour (AX_TIMEZONE) of the nightly 7-day recompute."
+    )
+    worker_misfire_grace_seconds: int = Field(
+        default=300, ge=1, description="A run missed by more than this is skipped, not run late."
+    )
+    worker_standby_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="How often a standby worker tries to take over (and the leader checks its lock).",
+    )
     sync_minutes: int = Field(default=15, ge=1, description="Interval of the worker's sync of each source.")
     ingest_batch_size: int = Field(default=5000, ge=100, description="Rows per upsert batch.")
+
+    # Indicator thresholds (defaults from docs/indicators.md; pages show which one a number is judged by).
+    occupancy_alert: float = Field(default=0.90, gt=0, le=1, description="Occupancy above this is overload.")
+    occupancy_pressure: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Occupancy above this on every recent day is sustained pressure.",
+    )
+    long_day_hours: float = Field(
+        default=9.0, gt=0, le=24, description="Logged-in hours that make a long day."
+    )
+    overtime_share: float = Field(
+        default=0.10, ge=0, le=1, description="Share over schedule in 7 days that counts as overtime."
+    )
+    break_min_minutes: int = Field(default=5, ge=1, description="Shortest pause that counts as a break.")
+    stretch_warning_minutes: int = Field(default=120, ge=10, description="Longest stretch without a break.")
+    back_to_back_seconds: int = Field(
+        default=60, ge=0, description="A contact starting within this after the last one is back-to-back."
+    )
+    hard_since_break: int = Field(
+        default=5, ge=1, description="Hard contacts between breaks that call for one."
+    )
+    concurrency_warning: float = Field(default=2.0, ge=1, description="Mean open chats above this is heavy.")
+    consecutive_days_warning: int = Field(default=6, ge=2, description="Days in a row worked.")
+    deviation_sd: float = Field(default=2.0, gt=0, description="EWMA deviation from own baseline, in SDs.")
+    baseline_min_days: int = Field(
+        default=10, ge=3, description="Worked days needed before a baseline counts."
+    )
+    sustained_days: int = Field(
+        default=3, ge=1, le=5, description="Days out of the last 5 that make a signal sustained."
+    )
+    risk_elevated_points: int = Field(
+        default=2, ge=1, description="Workload drivers that make the level elevated."
+    )
+    risk_high_points: int = Field(default=4, ge=2, description="Workload drivers that make the level high.")
+
+    # Service level and staffing (Erlang C; team-day roll-ups judge occupancy against occupancy_alert).
+    service_level_target: float = Field(
+        default=0.8, gt=0, lt=1, description="Share of live contacts to answer within the target time."
+    )
+    service_level_seconds: int = Field(
+        default=20, ge=1, le=86400, description="Target answer time, in seconds, of the service level."
+    )
+    max_occupancy: float = Field(
+        default=0.85, gt=0, le=1, description="Highest occupancy a staffing estimate may plan for."
+    )
 
     # Helpdesk sources (see README "Connecting a helpdesk"); secrets are SecretStr so they never print.
     zendesk_subdomain: str | None = None

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from ax.access import Viewer, require_role
 from ax.audit import record_event
-from ax.indicators import compute_agent_days
+from ax.compute import run_compute
 from ax.jobs import run_recorded
 from ax.settings import get_settings
 from ax.sources import build_source, configured_sources
@@ -26,7 +26,7 @@ def sync_source(engine: Engine, name: str) -> int:
     """Sync one configured source from its stored cursors, then refresh agent-days; returns rows."""
     settings = get_settings()
     results = run_sync(engine, build_source(name, settings), batch_size=settings.ingest_batch_size)
-    compute_agent_days(engine)
+    run_compute(engine)
     return sum(result.total for result in results.values())
 
 

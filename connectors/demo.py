@@ -300,12 +300,13 @@ class DemoHelpdesk:
         shift_start += timedelta(minutes=rng.randint(-10, 10))
         shift_hours = 8.0 + (rng.uniform(0.5, 2.0) if stress > 0.6 and rng.random() < stress else 0.0)
         shift_end = shift_start + timedelta(hours=shift_hours)
-        # Breaks: 15 min after ~2h, 30 min lunch after ~4h, 15 min after ~6h; stress skips them.
+        # Breaks: 15 min after ~1h45, 30 min lunch after ~3h45, 15 min after ~6h, so no stretch
+        # reaches 2 h on a normal day; stress skips the short ones.
         breaks: list[tuple[datetime, datetime]] = []
-        for offset_h, minutes in ((2.0, 15), (4.0, 30), (6.0, 15)):
+        for offset_h, minutes in ((1.75, 15), (3.75, 30), (6.0, 15)):
             skip = minutes == 15 and rng.random() < stress * 0.9
             if not skip:
-                b_start = shift_start + timedelta(hours=offset_h, minutes=rng.randint(-15, 15))
+                b_start = shift_start + timedelta(hours=offset_h, minutes=rng.randint(-5, 5))
                 breaks.append((b_start, b_start + timedelta(minutes=minutes)))
         occupancy = min(0.97, agent.team.occupancy + 0.12 * stress * (1 if agent.drifting else 0.3))
         occupancy += rng.uniform(-0.03, 0.03)
