@@ -175,6 +175,23 @@ class CsatRating(SourceKeyed, table=True):
 # --- surveys -----------------------------------------------------------------------------------
 
 
+class SurveyDefinition(SQLModel, table=True):
+    """A survey admins and HR configure: its items and cadence; the worker opens its windows."""
+
+    __tablename__ = "survey_definition"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, unique=True)
+    title: str = Field(max_length=200)
+    cadence: str = Field(max_length=16, description="weekly, monthly, quarterly")
+    items: str = Field(default="[]", max_length=4000, description="JSON list of item keys")
+    rotation: bool = Field(default=False, description="weekly pulse: items rotate (ax.instruments)")
+    custom_items: str = Field(default="[]", max_length=8000, description="JSON list of custom item specs")
+    window_days: int = Field(default=5, description="days a window stays open")
+    active: bool = True
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_by: int | None = Field(default=None, foreign_key="ax_user.id")
+
+
 class PulseSurvey(SQLModel, table=True):
     """One survey window (e.g. the weekly pulse of week 47)."""
 
@@ -182,9 +199,11 @@ class PulseSurvey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=80, unique=True)
     title: str = Field(max_length=200)
-    instrument: str = Field(max_length=40, description="who5, cbi_work, single_burnout, enps, custom")
+    instrument: str = Field(max_length=40, description="who5, cbi_work, single_burnout, enps, pulse, custom")
     opens_at: datetime = Field(sa_column=_ts())
     closes_at: datetime = Field(sa_column=_ts())
+    definition_id: int | None = Field(default=None, foreign_key="survey_definition.id")
+    items: str = Field(default="[]", max_length=4000, description="JSON list of the window's item keys")
 
 
 class PulseAnswer(SourceKeyed, table=True):
@@ -284,23 +303,6 @@ class TeamDay(SQLModel, table=True):
     computed_at: datetime = Field(sa_column=_ts())
 
 
-class TeamSurveyWeek(SQLModel, table=True):
-    """Weekly team survey aggregates; values stay NULL below the minimum group size."""
-
-    __tablename__ = "team_survey_week"
-    team_id: int = Field(foreign_key="team.id", primary_key=True)
-    week: date = Field(primary_key=True, description="Monday of the ISO week")
-    respondents: int = 0
-    who5_mean: float | None = None
-    who5_low_share: float | None = None
-    burnout_share: float | None = None
-    cbi_mean: float | None = None
-    enps: float | None = None
-    who5_ewma: float | None = None
-    deteriorating: bool = False
-    computed_at: datetime = Field(sa_column=_ts())
-
-
 class ComputeState(SQLModel, table=True):
     """How far the incremental compute has read: rows synced after ``watermark`` are new to it."""
 
@@ -347,6 +349,26 @@ class Break(SQLModel, table=True):
     status: str = Field(default="planned", max_length=16)
     created_by: int | None = Field(default=None, foreign_key="ax_user.id")
     note: str | None = Field(default=None, max_length=500)
+
+
+class Notification(SQLModel, table=True):
+    """An in-app message (e.g. a survey reminder), optionally also sent by e-mail or webhook.
+
+    ``dedupe_key`` makes "at most once" a database guarantee: a second worker or a rerun that
+    tries to send the same reminder hits the unique constraint instead of sending it twice.
+    """
+
+    __tablename__ = "notification"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="ax_user.id", index=True)
+    kind: str = Field(max_length=40)
+    text: str = Field(max_length=1000)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    read_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    send_error: str | None = Field(default=None, max_length=500)
 
 
 class SyncState(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""indicators: agent-day columns, risk, team day, survey week, compute state
+"""indicators: agent-day columns, risk, team day, compute state
 
 Revision ID: 0002
 Revises: 0001
@@ -71,25 +71,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("team_id", "day"),
     )
-    op.create_table(
-        "team_survey_week",
-        sa.Column("team_id", sa.Integer(), nullable=False),
-        sa.Column("week", sa.Date(), nullable=False),
-        sa.Column("respondents", sa.Integer(), nullable=False),
-        sa.Column("who5_mean", sa.Float(), nullable=True),
-        sa.Column("who5_low_share", sa.Float(), nullable=True),
-        sa.Column("burnout_share", sa.Float(), nullable=True),
-        sa.Column("cbi_mean", sa.Float(), nullable=True),
-        sa.Column("enps", sa.Float(), nullable=True),
-        sa.Column("who5_ewma", sa.Float(), nullable=True),
-        sa.Column("deteriorating", sa.Boolean(), nullable=False),
-        sa.Column("computed_at", db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["team_id"],
-            ["team.id"],
-        ),
-        sa.PrimaryKeyConstraint("team_id", "week"),
-    )
     with op.batch_alter_table("agent_day", schema=None) as batch_op:
         batch_op.add_column(sa.Column("on_queue_seconds", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("break_seconds", sa.Integer(), nullable=True))
@@ -153,7 +134,6 @@ def downgrade() -> None:
         batch_op.drop_column("break_seconds")
         batch_op.drop_column("on_queue_seconds")
 
-    op.drop_table("team_survey_week")
     op.drop_table("team_day")
     op.drop_table("agent_risk")
     op.drop_table("compute_state")
