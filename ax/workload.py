@@ -29,6 +29,12 @@ DAY_COLUMNS = [
     "hard_contacts",
     "csat_sum",
     "csat_count",
+    "occupancy",
+    "on_queue_seconds",
+    "longest_stretch_seconds",
+    "back_to_back",
+    "logged_in_seconds",
+    "overtime_seconds",
 ]
 
 

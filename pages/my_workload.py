@@ -6,12 +6,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ax.risk_view import own_risk
+from ax.settings import get_settings
 from ax.workload import my_workload
 from pages.common import db_session, minutes, no_data_hint, require_viewer
 
 viewer = require_viewer()
+settings = get_settings()
 with db_session() as session:
     mine = my_workload(session, viewer)
+    risk = own_risk(session, viewer)
 
 st.title("My workload")
 st.caption(
@@ -59,6 +63,58 @@ cols[3].metric(
     f"{int(today['hard_contacts']) if today is not None else 0}",
     help="Low CSAT (1-2 of 5), negative customer sentiment, or escalated.",
 )
+
+
+def _known(row: pd.Series | None, column: str) -> float | None:
+    """The value, or None when the day is missing or the helpdesk sent no data for it."""
+    if row is None or pd.isna(row[column]):
+        return None
+    return float(row[column])
+
+
+# Today when worked, else the latest worked day (a day off should not blank the picture).
+latest = today if today is not None else mine.days.iloc[-1]
+when = "today" if today is not None else f"on {latest['day']:%a %d %b}"
+occupancy = _known(latest, "occupancy")
+stretch = _known(latest, "longest_stretch_seconds")
+cols = st.columns(3)
+cols[0].metric(
+    f"Occupancy {when}",
+    "unknown" if occupancy is None else f"{occupancy:.0%}",
+    help=(
+        f"Time handling contacts ÷ time available for them. Above {settings.occupancy_alert:.0%} "
+        "for days on end is overload. Unknown when your helpdesk sends no status data (available, "
+        "break) for the day: that is missing data, not zero."
+    ),
+)
+cols[1].metric(
+    f"Longest stretch without a break {when}",
+    "unknown" if stretch is None else minutes(stretch).replace(".0 min", " min"),
+    help=f"On queue with no pause of {settings.break_min_minutes} min or more. "
+    f"Over {settings.stretch_warning_minutes} min: time for a break.",
+)
+cols[2].metric(
+    f"Back-to-back contacts {when}",
+    f"{int(latest['back_to_back'])}",
+    help=f"Contacts that started within {settings.back_to_back_seconds} s of the previous one ending.",
+)
+if occupancy is None:
+    st.caption(f"Occupancy and breaks are unknown {when}: no status data has arrived for you for that day.")
+
+st.subheader("How you're doing")
+if risk.level is None:
+    st.write("Not enough recent activity to say yet.")
+else:
+    st.markdown(f"**Level: {risk.level.value}** — a prompt to talk, not a diagnosis.")
+    if risk.drivers:
+        st.markdown("\n".join(f"- {driver.text}" for driver in risk.drivers))
+    else:
+        st.write("Nothing sustained stands out in your recent days.")
+    st.caption(
+        "Your lead sees the same level computed from workload only; survey answers shape only the "
+        "level you see here."
+    )
+
 if base is not None:
     st.caption(
         f"Your 28-day average: {base['contacts']:.0f} contacts a worked day, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from ax.demo import load_demo
@@ -69,6 +70,9 @@ def test_agent_lands_on_my_workload_with_numbers(app):
         "Hard contacts today",
     }
     assert metrics["Handle time today"].endswith(" h")
+    occupancy = next(value for label, value in metrics.items() if label.startswith("Occupancy "))
+    assert occupancy.endswith("%")  # the demo sends status intervals
+    assert any(m.value.startswith("**Level:") for m in app.markdown)
     assert any(ch.isdigit() for ch in metrics["Contacts today"])
     assert "28-day average" in app.caption[1].value or any("28-day average" in c.value for c in app.caption)
 
@@ -134,3 +138,43 @@ def test_admin_sees_lag_and_can_queue_a_sync_of_a_configured_source(app, monkeyp
     _no_exception(app)
     assert "Sync queued" in app.success[0].value
     assert any(r == "sync:intercom" for r in app.dataframe[-1].value["job"])
+
+
+def test_agent_without_status_data_sees_occupancy_unknown_not_zero(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from ax.accounts import create_user
+    from ax.compute import run_compute
+    from db.ingest import Ingestor
+    from db.migrate import upgrade
+    from db.models import Agent, Role
+    from db.records import AgentRecord, ContactRecord
+
+    s = Store("sqlite", str(tmp_path))
+    upgrade(s.engine)
+    now = datetime.now(UTC)
+    earlier = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    Ingestor(s.engine, "t").write_page(
+        "all",
+        [
+            AgentRecord("a", "Ana"),
+            ContactRecord("c1", "email", earlier, agent_external_id="a", handle_seconds=300),
+        ],
+    )
+    run_compute(s.engine, full=True)
+    with Session(s.engine) as session:
+        agent_id = session.exec(select(Agent.id)).one()
+        create_user(session, username="ana", password="a-long-password", role=Role.agent, agent_id=agent_id)
+        session.commit()
+    monkeypatch.setenv("AX_DATABASE_URL", s.url)
+    reset_settings()
+    app = sign_in(AppTest.from_file(DASHBOARD, default_timeout=60).run(), "ana", "a-long-password")
+    _no_exception(app)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Contacts today"] == "1"
+    assert metrics["Occupancy today"] == "unknown"
+    assert metrics["Longest stretch without a break today"] == "unknown"
+    assert any("no status data" in c.value for c in app.caption)
+    s.close()
