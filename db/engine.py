@@ -22,14 +22,23 @@ class DatabaseError(RuntimeError):
 
 
 def _local_date(ts: str | None, tz: str | None) -> str | None:
-    """SQLite twin of PostgreSQL's ``(ts AT TIME ZONE tz)::date`` for UTC text timestamps."""
+    """SQLite twin of PostgreSQL's ``(ts AT TIME ZONE tz)::date`` for UTC text timestamps.
+
+    Called once per row by the indicator queries, so it is memoised per minute: every UTC offset
+    is a whole number of minutes, so the minute decides the local date.
+    """
     if ts is None:
         return None
+    return _local_date_of_minute(ts[:16], tz)
+
+
+@lru_cache(maxsize=1 << 18)
+def _local_date_of_minute(minute: str, tz: str | None) -> str:
     try:
         zone = ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    moment = datetime.fromisoformat(ts).replace(tzinfo=ZoneInfo("UTC"))
+    moment = datetime.fromisoformat(minute).replace(tzinfo=ZoneInfo("UTC"))
     return moment.astimezone(zone).date().isoformat()
 
 
