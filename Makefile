@@ -37,6 +37,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/compute.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache
