@@ -16,7 +16,8 @@ st.set_page_config(page_title="AX · agent experience", page_icon="🎧", layout
 # name, and a clash would run a file directly instead of through this navigation.
 PAGES = {
     "agent": [
-        st.Page("pages/my_workload.py", title="My workload", icon="📈", url_path="workload", default=True)
+        st.Page("pages/my_workload.py", title="My workload", icon="📈", url_path="workload", default=True),
+        st.Page("pages/survey.py", title="Check-in", icon="📝", url_path="checkin"),
     ],
     "lead": [
         st.Page("pages/team_overview.py", title="Team overview", icon="👥", url_path="team", default=True)

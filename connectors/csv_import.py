@@ -10,6 +10,11 @@ rows to normalized records (:mod:`db.records`) and writes them in pages through
 ``skip_bad_rows`` is set. Records are keyed on the file's ``id`` column, so importing the same
 file again changes nothing.
 
+Pulse answers pass the same :func:`ax.instruments.validate_answer` as answers given in the app:
+the question must exist (a built-in item, or a custom question of the survey's definition, and
+one of the window's questions when it lists them), numbers must be whole and in the question's
+range, text within its limit. Those messages name the question and the rule, never the answer.
+
 Only per-row bookkeeping small enough to keep (ids seen, survey keys, line numbers of bad rows)
 stays in memory between the passes; rows themselves are held at most one page at a time.
 """
@@ -17,6 +22,7 @@ stays in memory between the passes; rows themselves are held at most one page at
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -29,6 +35,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ax.instruments import ITEMS, AnswerError, Item, ItemKind, validate_answer
+from ax.surveys import custom_items
 from db import models as m
 from db.ingest import Ingestor, PageResult
 from db.records import (
@@ -511,7 +519,44 @@ def _check_pulse(values: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append((absent[0], f"required when {given[0]} is given (to define the survey)"))
     if not absent and values["survey_closes_at"] <= values["survey_opens_at"]:
         problems.append(("survey_closes_at", "must be after survey_opens_at"))
+    item = ITEMS.get(values["item_key"])
+    if item is not None:  # other keys may be custom questions of a stored survey: checked later
+        problems += _answer_problems(item, values.get("value"), values.get("text"))
+    elif values.get("text") is not None and "\x00" in values["text"]:
+        problems.append(("text", _NUL))
     return problems
+
+
+_NUL = "contains a NUL character, which cannot be stored"
+
+
+def _answer_problems(item: Item, value: float | None, text: str | None) -> list[tuple[str, str]]:
+    """One answer through ``validate_answer``; the reasons quote the rule, not the (confidential) answer."""
+    if value is None and text is None:
+        return []  # "value or text is required" is reported already
+    if item.kind is ItemKind.TEXT:
+        if value is not None:
+            return [("value", f'question "{item.key}" is answered in words: leave value empty, use text')]
+        column, answer = "text", text
+    else:
+        if text is not None and "\x00" in text:
+            return [("text", _NUL)]
+        if value is None:
+            return [("value", f'question "{item.key}" needs a whole number from {item.min} to {item.max}')]
+        column, answer = "value", value
+    try:
+        validate_answer(item, answer)
+    except AnswerError as exc:
+        if exc.reason == "too_long" and isinstance(answer, str):
+            reason = (
+                f'expected at most {item.max_length} characters for question "{item.key}", got {len(answer)}'
+            )
+        elif item.kind is ItemKind.TEXT:  # text cells are never empty here: the one other refusal is NUL
+            reason = _NUL
+        else:
+            reason = f'expected a whole number from {item.min} to {item.max} for question "{item.key}"'
+        return [(column, reason)]
+    return []
 
 
 _ROW_CHECKS: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
@@ -533,6 +578,8 @@ class _Seen:
     surveys: dict[str, tuple[tuple[Any, ...], int]] = field(default_factory=dict)  # defined in the file
     survey_refs: dict[str, list[int]] = field(default_factory=dict)  # used but not defined (yet)
     answers: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
+    # rows whose item_key is no built-in question: (line, survey key, item key, value, text)
+    unresolved: list[tuple[int, str, str, float | None, str | None]] = field(default_factory=list)
 
 
 def _survey_of(values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -572,24 +619,39 @@ def _track(kind: str, line: int, values: dict[str, Any], seen: _Seen, result: Im
             )
             return
         seen.answers[answer] = (values["id"], line)
+        if values["item_key"] not in ITEMS:
+            seen.unresolved.append((line, key, values["item_key"], values.get("value"), values.get("text")))
         if definition is None:
             seen.survey_refs.setdefault(key, []).append(line)
     seen.ids[values["id"]] = line
 
 
 def _check_store(engine: Engine, seen: _Seen, result: ImportResult) -> None:
-    """Pulse answers: their surveys exist, and no stored answer has the same survey, agent and item."""
+    """Pulse answers: their surveys exist, ask their questions, and no stored answer has the same
+    survey, agent and item."""
     undefined = sorted(k for k in seen.survey_refs if k not in seen.surveys)
     keys = sorted(set(seen.survey_refs) | set(seen.surveys))
     if not keys:
         return
     survey, answer, agent = (m.PulseSurvey.__table__, m.PulseAnswer.__table__, m.Agent.__table__)
+    definition = m.SurveyDefinition.__table__
     existing: set[str] = set()
+    questions: dict[str, set[str]] = {}  # stored survey key -> the window's listed item keys
+    custom: dict[str, str] = {}  # stored survey key -> its definition's custom questions (JSON)
     stored: dict[tuple[str, str, str], str] = {}
     with engine.connect() as conn:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            existing.update(conn.execute(select(survey.c.key).where(survey.c.key.in_(chunk))).scalars())
+            windows = conn.execute(
+                select(survey.c.key, survey.c["items"], definition.c.custom_items)
+                .select_from(survey.outerjoin(definition, survey.c.definition_id == definition.c.id))
+                .where(survey.c.key.in_(chunk))
+            )
+            for key, items, custom_json in windows:
+                existing.add(key)
+                questions[key] = set(_item_keys(items))
+                if custom_json:
+                    custom[key] = custom_json
             rows = conn.execute(
                 select(survey.c.key, agent.c.external_id, answer.c.item_key, answer.c.external_id)
                 .select_from(answer.join(survey).join(agent))
@@ -614,6 +676,43 @@ def _check_store(engine: Engine, seen: _Seen, result: ImportResult) -> None:
                 f'agent "{triple[1]}" already answered item "{triple[2]}" of "{triple[0]}" with id "{old}"; '
                 "use that id to update the answer",
             )
+    _check_questions(seen, questions, custom, result)
+
+
+def _item_keys(raw: str | None) -> list[str]:
+    try:
+        keys = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+
+
+def _check_questions(
+    seen: _Seen, questions: dict[str, set[str]], custom: dict[str, str], result: ImportResult
+) -> None:
+    """Each answer's question exists (built in, or a custom question of the survey's definition), is
+    one of the window's questions when the window lists them, and the answer fits it."""
+    parsed: dict[str, dict[str, Item]] = {}
+    unknown: set[int] = set()
+    for line, key, item_key, value, text in seen.unresolved:
+        if key not in parsed:
+            parsed[key] = custom_items(custom.get(key))
+        item = parsed[key].get(item_key)
+        if item is None:
+            unknown.add(line)
+            result.add_error(
+                line,
+                "item_key",
+                f'unknown question "{item_key}": use a question key AX knows (e.g. who5_1, single_burnout, '
+                "enps, custom_text) or a custom question of the survey's definition",
+            )
+            continue
+        for column, reason in _answer_problems(item, value, text):
+            result.add_error(line, column, reason)
+    for (key, _agent, item_key), (_id, line) in seen.answers.items():
+        listed = questions.get(key)
+        if listed and item_key not in listed and line not in unknown:
+            result.add_error(line, "item_key", f'question "{item_key}" is not part of survey "{key}"')
 
 
 # --- rows to records -----------------------------------------------------------------------------

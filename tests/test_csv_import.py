@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from connectors.csv_import import COLUMNS, KINDS, CsvFileError, import_csv, markdown_docs, template
 from db.models import (
@@ -18,6 +20,7 @@ from db.models import (
     Contact,
     PulseAnswer,
     PulseSurvey,
+    SurveyDefinition,
     SyncState,
     Team,
     TeamMembership,
@@ -49,7 +52,7 @@ PULSE = """id,survey_key,agent_id,item_key,answered_at,value,text,survey_title,s
 survey_closes_at
 p1,w10,a1,who5_1,2026-03-03T11:00:00Z,4,,Week 10,2026-03-02T08:00:00Z,2026-03-09T08:00:00Z
 p2,w10,a2,who5_1,2026-03-03T12:00:00Z,2,,,,
-p3,w10,a2,comment,2026-03-03T12:00:00Z,,"Too many calls, no breaks",,,
+p3,w10,a2,custom_text,2026-03-03T12:00:00Z,,"Too many calls, no breaks",,,
 """
 
 
@@ -221,13 +224,13 @@ def test_pulse_answers_need_a_known_survey_and_answer_each_item_once(engine, tmp
     )
     opens, closes = "2026-03-02T08:00:00Z", "2026-03-09T08:00:00Z"
     rows = [
-        f"p1,w10,a1,q1,2026-03-03T11:00:00Z,3,Week 10,{opens},{closes}",
-        "p2,nope,a1,q1,2026-03-03T11:00:00Z,3,,,",
-        "p3,w10,a1,q1,2026-03-03T11:00:00Z,4,,,",
-        f"p4,w10,a2,q1,2026-03-03T11:00:00Z,4,Week ten,{opens},{closes}",
-        f"p5,w11,a2,q1,2026-03-03T11:00:00Z,4,Week 11,{closes},{opens}",
-        f"p6,w12,a2,q1,2026-03-03T11:00:00Z,,Week 12,{opens},",
-        "p7,nope,a2,q1,2026-03-03T11:00:00Z,1,,,",
+        f"p1,w10,a1,enps,2026-03-03T11:00:00Z,3,Week 10,{opens},{closes}",
+        "p2,nope,a1,enps,2026-03-03T11:00:00Z,3,,,",
+        "p3,w10,a1,enps,2026-03-03T11:00:00Z,4,,,",
+        f"p4,w10,a2,enps,2026-03-03T11:00:00Z,4,Week ten,{opens},{closes}",
+        f"p5,w11,a2,enps,2026-03-03T11:00:00Z,4,Week 11,{closes},{opens}",
+        f"p6,w12,a2,enps,2026-03-03T11:00:00Z,,Week 12,{opens},",
+        "p7,nope,a2,enps,2026-03-03T11:00:00Z,1,,,",
     ]
     result = import_csv(engine, "pulse", write(tmp_path, "p.csv", header + "\n".join(rows) + "\n"))
     errors = [(e.line, e.column) for e in result.errors]
@@ -248,12 +251,12 @@ def test_pulse_answers_need_a_known_survey_and_answer_each_item_once(engine, tmp
     assert good.error_count == 0 and count(engine, PulseAnswer) == 1
     # The survey exists now; the same answer under another id would break "once per item".
     again = import_csv(
-        engine, "pulse", write(tmp_path, "p2.csv", header + "p9,w10,a1,q1,2026-03-04T09:00:00Z,5,,,\n")
+        engine, "pulse", write(tmp_path, "p2.csv", header + "p9,w10,a1,enps,2026-03-04T09:00:00Z,5,,,\n")
     )
     assert [(e.line, e.column) for e in again.errors] == [(2, "id")]
     assert 'with id "p1"' in again.errors[0].reason
     later = import_csv(
-        engine, "pulse", write(tmp_path, "p3.csv", header + "p10,w10,a2,q1,2026-03-04T09:00:00Z,5,,,\n")
+        engine, "pulse", write(tmp_path, "p3.csv", header + "p10,w10,a2,enps,2026-03-04T09:00:00Z,5,,,\n")
     )
     assert later.error_count == 0 and count(engine, PulseAnswer) == 2
 
@@ -326,11 +329,11 @@ def test_missing_file_and_unknown_kind_and_timezone(engine, tmp_path):
 def test_bom_blank_lines_and_multiline_fields(engine, tmp_path):
     text = (
         "id,agent_id,item_key,answered_at,text,survey_key,survey_title,survey_opens_at,survey_closes_at\n"
-        'p1,a1,comment,2026-03-03T11:00:00Z,"line one\nline two",w,W,'
+        'p1,a1,custom_text,2026-03-03T11:00:00Z,"line one\nline two",w,W,'
         "2026-03-02T08:00:00Z,2026-03-09T08:00:00Z\n"
         "\n"
         ",,,,,,,,\n"
-        "p2,a1,q1,2026-03-03T11:00:00Z,,w,,,\n"
+        "p2,a2,custom_text,2026-03-03T11:00:00Z,,w,,,\n"
     )
     import_csv(engine, "agents", write(tmp_path, "a.csv", AGENTS))
     result = import_csv(engine, "pulse", write(tmp_path, "p.csv", text, encoding="utf-8-sig"))
@@ -338,7 +341,7 @@ def test_bom_blank_lines_and_multiline_fields(engine, tmp_path):
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert [str(e) for e in result.errors] == ["line 6, column value: value or text is required"]
     assert result.rows_read == 2
-    fixed = text.replace("p2,a1,q1,2026-03-03T11:00:00Z,,", "p2,a1,q1,2026-03-03T11:00:00Z,ok,")
+    fixed = text.replace("custom_text,2026-03-03T11:00:00Z,,", "custom_text,2026-03-03T11:00:00Z,ok,")
     path.write_text(fixed, encoding="utf-8-sig")
     assert import_csv(engine, "pulse", path).rows_imported == 2
     with engine.connect() as conn:
@@ -346,6 +349,80 @@ def test_bom_blank_lines_and_multiline_fields(engine, tmp_path):
             conn.execute(select(PulseAnswer.__table__.c.external_id, PulseAnswer.__table__.c.text)).all()
         )
     assert texts == {"p1": "line one\nline two", "p2": "ok"}
+
+
+def test_pulse_answers_are_validated_like_answers_in_the_app(engine, tmp_path):
+    secret = "PRIVATE-" + "x" * 993  # 1001 characters: one over custom_text's limit
+    header = "id,survey_key,agent_id,item_key,answered_at,value,text,survey_title,survey_opens_at,"
+    header += "survey_closes_at\n"
+    week = "Week 10,2026-03-02T08:00:00Z,2026-03-09T08:00:00Z"
+    rows = [
+        f"p1,w10,a1,who5_4,2026-03-03T11:00:00Z,5,a comment beside the number,{week}",
+        "p2,w10,a1,who5_1,2026-03-03T11:00:00Z,6,,,,",
+        "p3,w10,a1,who5_2,2026-03-03T11:00:00Z,2.5,,,,",
+        "p4,w10,a1,enps,2026-03-03T11:00:00Z,-1,,,,",
+        "p5,w10,a1,who5_3,2026-03-03T11:00:00Z,,fine,,,",
+        "p6,w10,a1,custom_text,2026-03-03T11:00:00Z,3,,,,",
+        f"p7,w10,a2,custom_text,2026-03-03T11:00:00Z,,{secret},,,",
+        "p8,w10,a1,no_such_question,2026-03-03T11:00:00Z,1,,,,",
+    ]
+    import_csv(engine, "agents", write(tmp_path, "a.csv", AGENTS))
+    path = write(tmp_path, "p.csv", header + "\n".join(rows) + "\n")
+    result = import_csv(engine, "pulse", path)
+    assert [str(e) for e in result.errors] == [
+        'line 3, column value: expected a whole number from 0 to 5 for question "who5_1"',
+        'line 4, column value: expected a whole number from 0 to 5 for question "who5_2"',
+        'line 5, column value: expected a whole number from 0 to 10 for question "enps"',
+        'line 6, column value: question "who5_3" needs a whole number from 0 to 5',
+        'line 7, column value: question "custom_text" is answered in words: leave value empty, use text',
+        'line 8, column text: expected at most 1000 characters for question "custom_text", got 1001',
+        'line 9, column item_key: unknown question "no_such_question": use a question key AX knows '
+        "(e.g. who5_1, single_burnout, enps, custom_text) or a custom question of the survey's definition",
+    ]
+    assert not any("PRIVATE" in e.reason for e in result.errors)  # answers are never echoed
+    assert count(engine, PulseAnswer) == 0
+
+    partial = import_csv(engine, "pulse", path, skip_bad_rows=True)
+    assert partial.rows_imported == 1 and count(engine, PulseAnswer) == 1
+
+
+def test_pulse_answers_to_a_stored_survey_use_its_questions(engine, tmp_path):
+    import_csv(engine, "agents", write(tmp_path, "a.csv", AGENTS))
+    custom = [{"key": "team_support", "text": "My team supports me", "kind": "likert"}]
+    with Session(engine) as s:
+        definition = SurveyDefinition(
+            key="monthly", title="Monthly", cadence="monthly", custom_items=json.dumps(custom)
+        )
+        s.add(definition)
+        s.flush()
+        s.add(
+            PulseSurvey(
+                key="m03",
+                title="Monthly, March",
+                instrument="custom",
+                opens_at=datetime(2026, 3, 2, 8, tzinfo=UTC),
+                closes_at=datetime(2026, 3, 9, 8, tzinfo=UTC),
+                definition_id=definition.id,
+                items=json.dumps(["who5_1", "team_support"]),
+            )
+        )
+        s.commit()
+    header = "id,survey_key,agent_id,item_key,answered_at,value\n"
+    rows = [
+        "p1,m03,a1,team_support,2026-03-03T11:00:00Z,4",
+        "p2,m03,a2,team_support,2026-03-03T11:00:00Z,9",
+        "p3,m03,a1,who5_2,2026-03-03T11:00:00Z,3",
+        "p4,m03,a1,other_custom,2026-03-03T11:00:00Z,1",
+        "p5,m03,a1,who5_1,2026-03-03T11:00:00Z,5",
+    ]
+    result = import_csv(engine, "pulse", write(tmp_path, "p.csv", header + "\n".join(rows) + "\n"))
+    assert [(e.line, e.column) for e in result.errors] == [(3, "value"), (5, "item_key"), (4, "item_key")]
+    assert result.errors[0].reason == 'expected a whole number from 1 to 5 for question "team_support"'
+    assert result.errors[1].reason.startswith('unknown question "other_custom"')
+    assert result.errors[2].reason == 'question "who5_2" is not part of survey "m03"'
+    assert count(engine, PulseAnswer) == 0
+    ok = import_csv(engine, "pulse", write(tmp_path, "ok.csv", header + rows[0] + "\n" + rows[4] + "\n"))
+    assert ok.error_count == 0 and count(engine, PulseAnswer) == 2
 
 
 def test_naive_timestamps_need_a_timezone(engine, tmp_path):
