@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     min_group_size: int = Field(
         default=5, ge=3, description="Smallest group whose survey aggregates are shown."
     )
+    # Survey privacy (ax/privacy.py, ax/survey_stats.py)
+    min_comment_group_size: int = Field(
+        default=10, ge=3, description="Smallest group whose comments are shown (at least min_group_size)."
+    )
+    survey_ewma_lambda: float = Field(
+        default=0.3, gt=0, le=1, description="Weight of the newest week in the team deterioration EWMA."
+    )
+    survey_ewma_limit: float = Field(
+        default=3.0, gt=0, description="Control limit, in standard deviations, of the deterioration EWMA."
+    )
+    survey_baseline_weeks: int = Field(
+        default=8, ge=4, description="Usable weeks that set a team's usual WHO-5 level before it is judged."
+    )
+    survey_shrink_weight: float = Field(
+        default=5.0, ge=0, description="Org-average answers a team's weekly mean is shrunk with."
+    )
     session_minutes: int = Field(default=480, ge=5, description="Minutes a dashboard sign-in stays valid.")
     max_failed_logins: int = Field(
         default=5, ge=1, description="Failed sign-ins before an account is locked."
@@ -129,6 +145,58 @@ class Settings(BaseSettings):
     helpscout_base_url: str = "https://api.helpscout.net"
     front_api_token: SecretStr | None = None
     front_base_url: str = "https://api2.frontapp.com"
+
+    # Survey reminders and notifications (ax/survey_windows.py, ax/notify.py). The SMTP password and
+    # the webhook URL (its path is its token) are SecretStr: never stored in the database, never logged.
+    survey_windows_minutes: int = Field(
+        default=15, ge=1, le=1440, description="Interval of the job that opens survey windows and reminds."
+    )
+    reminder_hour: int = Field(
+        default=9, ge=0, le=23, description="Local hour (AX_TIMEZONE) before which no reminder goes out."
+    )
+    dashboard_url: str | None = Field(
+        default=None, description="Address of the dashboard, linked from reminder e-mails and channel posts."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail reminders; unset: in-app only."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 with STARTTLS).")
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no login.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(default=None, description="Sender address; default AX_SMTP_USER.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    reminder_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack/Teams incoming webhook: one generic channel message, no names."
+    )
+
+    # Single sign-on (ax/oidc.py). The identity provider itself (client id/secret, metadata URL,
+    # redirect_uri, cookie_secret) is configured where Streamlit reads it: [auth] in
+    # .streamlit/secrets.toml. These settings only say how its claims become AX roles.
+    oidc_provider: str | None = Field(
+        default=None,
+        description="Name of the [auth.NAME] section to use; unset: [auth] itself, or its only subsection.",
+    )
+    oidc_provider_label: str | None = Field(
+        default=None, description='Shown on the button "Sign in with …"; default: the provider name.'
+    )
+    oidc_role_claim: str = Field(
+        default="groups", description="ID-token claim with the person's groups or roles (a.b for nested)."
+    )
+    oidc_admin_groups: str = Field(default="", description="Comma-separated groups that make an admin.")
+    oidc_hr_groups: str = Field(default="", description="Comma-separated groups that make HR.")
+    oidc_lead_groups: str = Field(
+        default="",
+        description="Comma-separated groups that make a lead; GROUP=Team name also grants that team.",
+    )
+    password_sign_in: bool = Field(
+        default=True, description="false: only single sign-on; the password form is hidden and refused."
+    )
+    sign_in_delay_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=5,
+        description="Pause after a second failed sign-in in a row, doubling with each further one (≤ 8 s).",
+    )
 
     @field_validator("database_url")
     @classmethod
