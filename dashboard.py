@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common import current_viewer, sign_out
+from pages.sidebar import notifications
 
 st.set_page_config(page_title="AX · agent experience", page_icon="🎧", layout="wide")
 
@@ -29,9 +30,13 @@ PAGES = {
             icon="🏢",
             url_path="organisation",
             default=True,
-        )
+        ),
+        st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
     ],
-    "admin": [st.Page("pages/sync_health.py", title="Sync health", icon="🔄", url_path="sync", default=True)],
+    "admin": [
+        st.Page("pages/sync_health.py", title="Sync health", icon="🔄", url_path="sync", default=True),
+        st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
+    ],
 }
 
 viewer = current_viewer()
@@ -45,5 +50,6 @@ else:
         if st.button("Sign out", key="sign_out"):
             sign_out()
             st.rerun()
+        notifications(viewer)
     navigation = st.navigation(PAGES[viewer.role.value])
 navigation.run()

@@ -69,10 +69,17 @@ def _has_contacts(engine: Engine) -> bool:
 @app.command()
 @friendly_errors
 def init() -> None:
-    """Create or upgrade the database schema (safe to run again)."""
+    """Create or upgrade the database schema and add the default surveys (safe to run again)."""
+    from ax.survey_windows import seed_default_definitions
+    from db.engine import session_scope
+
     engine = _engine()
     upgrade(engine)
     typer.echo(f"database ready at revision {current_revision(engine)}: {engine.url.render_as_string()}")
+    with session_scope(engine) as session:
+        added = seed_default_definitions(session)
+    if added:
+        typer.echo(f"default surveys added: {added} (see the Surveys page to change them)")
 
 
 @app.command()

@@ -55,7 +55,8 @@ def _every(minutes: int) -> IntervalTrigger:
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
-    """AX's jobs as configured: a sync per source, compute, the nightly recompute, sync requests."""
+    """AX's jobs as configured: a sync per source, compute, the nightly recompute, sync requests,
+    survey windows and reminders."""
     return [
         *(
             JobSpec(
@@ -75,6 +76,11 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             IntervalTrigger(seconds=REQUESTED_SYNCS_SECONDS, timezone=UTC),
             "ax.syncing:run_requested_syncs",
             record=False,  # polled every 20 s: a row per poll would bury the history on the admin page
+        ),
+        JobSpec(
+            "survey-windows",
+            _every(settings.survey_windows_minutes),
+            "ax.survey_windows:run_survey_windows",  # opens windows at local midnight, then reminds
         ),
     ]
 
