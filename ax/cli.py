@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ax.cli_users import users_app
 from ax.settings import PROJECT_ROOT, ConfigError, get_settings
 from db.engine import DatabaseError, check_connection, get_engine
 from db.ingest import PageResult
@@ -32,6 +33,7 @@ from db.models import Contact
 app = typer.Typer(
     help="AX: agent-experience and wellbeing dashboard.", no_args_is_help=True, add_completion=False
 )
+app.add_typer(users_app, name="users")
 
 
 def _fail(message: str) -> None:
