@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,15 +118,10 @@ def _server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live AX dashboard over a small demo store (8 agents, 14 days); yields its base URL.
-
-    Asks for ``chromium_path`` first so that a missing browser skips before any server starts.
-    """
-    work = tmp_path_factory.mktemp("ax-browser")
-    env = _server_env(f"sqlite:///{work / 'ax.db'}")
-
+def load_demo_store(work: Path) -> tuple[str, dict[str, str]]:
+    """A small demo store (8 agents, 14 days) under ``work``; returns its URL and the server env."""
+    database_url = f"sqlite:///{work / 'ax.db'}"
+    env = _server_env(database_url)
     demo = subprocess.run(
         [*_ax_command(), "demo", "--agents", "8", "--days", "14"],
         cwd=REPO_ROOT,
@@ -139,7 +135,12 @@ def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) 
         pytest.fail(
             f"`ax demo` failed (exit {demo.returncode}):\n{demo.stdout}\n{demo.stderr}", pytrace=False
         )
+    return database_url, env
 
+
+@contextmanager
+def serving_dashboard(work: Path, env: dict[str, str]) -> Iterator[str]:
+    """``streamlit run dashboard.py`` on a free port until the block ends; yields its base URL."""
     port = _free_port()
     log_path = work / "streamlit.log"
     with log_path.open("wb") as log:
@@ -177,6 +178,18 @@ def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) 
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A live AX dashboard over a small demo store (8 agents, 14 days); yields its base URL.
+
+    Asks for ``chromium_path`` first so that a missing browser skips before any server starts.
+    """
+    work = tmp_path_factory.mktemp("ax-browser")
+    _, env = load_demo_store(work)
+    with serving_dashboard(work, env) as base_url:
+        yield base_url
 
 
 def _wait_until_healthy(server: subprocess.Popen, health_url: str, log_path: Path) -> None:

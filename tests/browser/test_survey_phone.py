@@ -8,8 +8,6 @@ window in it. Screenshots go to ``artifacts/screenshots/checkin_phone_*.png``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +19,7 @@ from sqlmodel import Session
 
 from ax.instruments import weekly_pulse_items
 from db.models import PulseAnswer, PulseSurvey, User
-from tests.browser.conftest import (
-    DEMO_TIMEOUT,
-    REPO_ROOT,
-    _ax_command,
-    _free_port,
-    _server_env,
-    _wait_until_healthy,
-)
+from tests.browser.conftest import load_demo_store, serving_dashboard
 from tests.browser.test_agent_journey import TIMEOUT, assert_no_exception, take_screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -63,60 +54,10 @@ def _open_window(database_url: str) -> tuple[int, list[str]]:
 def checkin_app(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A live dashboard over a small demo store with one check-in open; yields its URL and store."""
     work = tmp_path_factory.mktemp("ax-checkin")
-    database_url = f"sqlite:///{work / 'ax.db'}"
-    env = _server_env(database_url)
-    demo = subprocess.run(
-        [*_ax_command(), "demo", "--agents", "8", "--days", "14"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT,
-        check=False,
-    )
-    if demo.returncode != 0:
-        pytest.fail(
-            f"`ax demo` failed (exit {demo.returncode}):\n{demo.stdout}\n{demo.stderr}", pytrace=False
-        )
+    database_url, env = load_demo_store(work)
     survey_id, items = _open_window(database_url)
-
-    port = _free_port()
-    log_path = work / "streamlit.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "dashboard.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(server, f"{base_url}/_stcore/health", log_path)
+    with serving_dashboard(work, env) as base_url:
         yield {"url": base_url, "database_url": database_url, "survey_id": survey_id, "items": items}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.fixture
