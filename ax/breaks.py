@@ -98,11 +98,15 @@ __all__ = [
     "decide_request",
     "live_queue",
     "my_breaks",
+    "offered_lengths",
+    "pending_requests",
     "plan_breaks",
+    "planner_teams",
     "request_break",
     "respond_to_break",
     "schedule_break",
     "team_breaks",
+    "team_members",
 ]
 
 PLANNED, SUGGESTED, REQUESTED = "planned", "suggested", "requested"
@@ -122,6 +126,7 @@ MAX_LEAD_TIME = timedelta(hours=24)
 PAST_GRACE = timedelta(minutes=1)
 NEED_CAP = 2.0
 NOTE_MAX = 500
+LENGTHS = (5, 10, 15, 20, MAX_BREAK_MINUTES)  # the break lengths the pages offer
 
 T = TypeVar("T")
 
@@ -235,6 +240,7 @@ class BreakView:
     status: str
     note: str | None
     requested_by_agent: bool
+    created_by_name: str | None = None  # who planned or asked for it (a user's display name)
 
     @property
     def minutes(self) -> int:
@@ -835,6 +841,7 @@ def _view(session: Session, brk: Break) -> BreakView:
         status=brk.status,
         note=brk.note,
         requested_by_agent=creator is not None and creator.agent_id == brk.agent_id,
+        created_by_name=creator.display_name if creator is not None else None,
     )
 
 
@@ -1042,6 +1049,51 @@ def team_breaks(session: Session, viewer: Viewer, team_id: int, day: date) -> li
     rows = session.scalars(
         select(Break)
         .where(Break.agent_id.in_(members), Break.starts_at >= start, Break.starts_at < end)
+        .order_by(Break.starts_at, Break.id)
+    ).all()
+    return [_view(session, b) for b in rows]
+
+
+def offered_lengths(settings: Settings | None = None) -> list[int]:
+    """The break lengths to offer: :data:`LENGTHS` from the shortest pause that counts as a break."""
+    shortest = (settings or get_settings()).break_min_minutes
+    return sorted({shortest, *LENGTHS} & set(range(shortest, MAX_BREAK_MINUTES + 1)))
+
+
+def planner_teams(session: Session, viewer: Viewer) -> list[Team]:
+    """The teams a lead plans breaks for, by name; anyone else is refused (and audited)."""
+    require_role(session, viewer, Role.lead, action="plan breaks as")
+    return list(
+        session.scalars(
+            select(Team)
+            .where(Team.id.in_(viewer.team_ids or {-1}), Team.deleted.is_(False))
+            .order_by(Team.name, Team.id)
+        ).all()
+    )
+
+
+def team_members(session: Session, viewer: Viewer, team_id: int) -> list[tuple[int, str]]:
+    """``(agent id, name)`` of the team's current agents, by name: whom a lead can plan a break for."""
+    require_role(session, viewer, Role.lead, action="plan breaks as")
+    check_team(session, viewer, team_id)
+    _team(session, team_id)
+    return sorted(((a_id, a.name) for a_id, a in _members(session, team_id).items()), key=lambda x: x[::-1])
+
+
+def pending_requests(session: Session, viewer: Viewer, team_id: int, now: datetime) -> list[BreakView]:
+    """Break requests of the team's agents still waiting for a lead (not yet over), by start."""
+    require_role(session, viewer, Role.lead, action="decide break requests as")
+    check_team(session, viewer, team_id)
+    _team(session, team_id)
+    tm = TeamMembership.__table__.c
+    members = select(tm.agent_id).where(tm.team_id == team_id, tm.deleted.is_(False))
+    rows = session.scalars(
+        select(Break)
+        .where(
+            Break.agent_id.in_(members),
+            Break.status == REQUESTED,
+            Break.ends_at > _aware(now, "now"),
+        )
         .order_by(Break.starts_at, Break.id)
     ).all()
     return [_view(session, b) for b in rows]
