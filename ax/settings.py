@@ -169,6 +169,18 @@ class Settings(BaseSettings):
         default=None, description="Slack/Teams incoming webhook: one generic channel message, no names."
     )
 
+    # Lead alerts (ax/alerts.py): sustained overload and rising risk, from agent_day / agent_risk only.
+    alert_minutes: int = Field(
+        default=15, ge=1, le=1440, description="Interval of the worker's alert job (it starts after compute)."
+    )
+    alert_email: bool = Field(
+        default=True, description="Also e-mail each new alert to the team's leads (needs AX_SMTP_HOST)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack/Teams incoming webhook of the leads' channel: team and condition, never a name.",
+    )
+
     # Single sign-on (ax/oidc.py). The identity provider itself (client id/secret, metadata URL,
     # redirect_uri, cookie_secret) is configured where Streamlit reads it: [auth] in
     # .streamlit/secrets.toml. These settings only say how its claims become AX roles.

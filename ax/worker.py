@@ -36,6 +36,7 @@ log = logging.getLogger("ax.worker")
 JOB_TABLE = "apscheduler_jobs"  # excluded from Alembic autogenerate: APScheduler owns it
 NIGHTLY_DAYS = 7
 REQUESTED_SYNCS_SECONDS = 20
+ALERTS_AFTER_COMPUTE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _every(minutes: int) -> IntervalTrigger:
 
 def job_specs(settings: Settings) -> list[JobSpec]:
     """AX's jobs as configured: a sync per source, compute, the nightly recompute, sync requests,
-    survey windows and reminders."""
+    survey windows and reminders, and the lead alerts."""
     return [
         *(
             JobSpec(
@@ -81,6 +82,15 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             "survey-windows",
             _every(settings.survey_windows_minutes),
             "ax.survey_windows:run_survey_windows",  # opens windows at local midnight, then reminds
+        ),
+        JobSpec(
+            "alerts",
+            # after compute: first run ALERTS_AFTER_COMPUTE after the worker starts (compute runs at once)
+            IntervalTrigger(
+                minutes=settings.alert_minutes, start_date=utcnow() + ALERTS_AFTER_COMPUTE, timezone=UTC
+            ),
+            "ax.alerts:run_alerts",
+            run_at_start=False,
         ),
     ]
 

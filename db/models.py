@@ -408,6 +408,42 @@ class AuditEvent(SQLModel, table=True):
     details: str | None = Field(default=None, max_length=4000)
 
 
+class Alert(SQLModel, table=True):
+    """A workload condition a lead should act on (sustained overload, rising risk), once per day.
+
+    ``dedupe_key`` (kind, team, agent or "team", day) makes "at most once per condition per day" a
+    database guarantee, as for notifications. Built from ``agent_day`` and ``agent_risk`` only: no
+    survey answer reaches an alert. ``agent_id`` is None for team-level alerts (the ``team_only``
+    privacy profile raises only those).
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_team_day", "team_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    kind: str = Field(max_length=40)
+    day: date
+    text: str = Field(max_length=1000)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class TeamAction(SQLModel, table=True):
+    """What a lead did about an alert or a survey result; shared ones are the team's "you said, we did"."""
+
+    __tablename__ = "team_action"
+    __table_args__ = (Index("ix_team_action_team_at", "team_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    created_by: int = Field(foreign_key="ax_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    about: str = Field(max_length=16, description="alert, survey or other")
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    text: str = Field(max_length=500)
+    shared: bool = Field(default=True, description="shown to the team's agents in 'You said, we did'")
+
+
 # Tables whose rows come from connectors, keyed on (source, external_id), in dependency order.
 SOURCE_TABLES: tuple[type[SQLModel], ...] = (
     Team,

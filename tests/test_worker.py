@@ -114,7 +114,14 @@ def test_job_list_follows_the_settings(monkeypatch):
         monkeypatch.setenv(key, value)
     reset_settings()
     specs = {spec.id: spec for spec in job_specs(get_settings())}
-    assert list(specs) == ["sync:intercom", "compute", "compute-nightly", "requested-syncs", "survey-windows"]
+    assert list(specs) == [
+        "sync:intercom",
+        "compute",
+        "compute-nightly",
+        "requested-syncs",
+        "survey-windows",
+        "alerts",
+    ]
     assert specs["sync:intercom"].trigger.interval.total_seconds() == 30 * 60
     assert specs["sync:intercom"].args == ("intercom",)
     assert specs["compute"].trigger.interval.total_seconds() == 7 * 60
@@ -309,4 +316,4 @@ def test_ax_worker_command_runs_the_jobs_and_a_second_one_stands_by(store, tmp_p
         assert first.wait(10) == 0
     assert "became the active worker" in _log(tmp_path, 0)
     stored = [job_id for job_id, _ in _stored_jobs(store.engine)]
-    assert stored == ["compute", "compute-nightly", "requested-syncs", "survey-windows"]
+    assert stored == ["alerts", "compute", "compute-nightly", "requested-syncs", "survey-windows"]
