@@ -19,9 +19,15 @@ PAGES = {
     "agent": [
         st.Page("pages/my_workload.py", title="My workload", icon="📈", url_path="workload", default=True),
         st.Page("pages/survey.py", title="Check-in", icon="📝", url_path="checkin"),
+        st.Page("pages/my_breaks.py", title="My breaks", icon="☕", url_path="my-breaks"),
+        st.Page("pages/lead_view.py", title="What my lead sees", icon="👁️", url_path="what-my-lead-sees"),
+        st.Page("pages/team_actions.py", title="You said, we did", icon="🤝", url_path="we-did"),
     ],
     "lead": [
-        st.Page("pages/team_overview.py", title="Team overview", icon="👥", url_path="team", default=True)
+        st.Page("pages/team_overview.py", title="Team overview", icon="👥", url_path="team", default=True),
+        st.Page("pages/morale.py", title="Morale", icon="🌡️", url_path="morale"),
+        st.Page("pages/actions.py", title="Actions", icon="✅", url_path="actions"),
+        st.Page("pages/breaks_planner.py", title="Breaks", icon="☕", url_path="breaks"),
     ],
     "hr": [
         st.Page(
@@ -32,10 +38,14 @@ PAGES = {
             default=True,
         ),
         st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
+        st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports"),
+        st.Page("pages/audit_log.py", title="Audit log", icon="🧾", url_path="audit"),
     ],
     "admin": [
         st.Page("pages/sync_health.py", title="Sync health", icon="🔄", url_path="sync", default=True),
         st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
+        st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports"),
+        st.Page("pages/audit_log.py", title="Audit log", icon="🧾", url_path="audit"),
     ],
 }
 

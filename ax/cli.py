@@ -377,6 +377,52 @@ def run() -> None:
             worker_process.kill()
 
 
+@app.command("export")
+@friendly_errors
+def export_command(
+    period_from: Annotated[str, typer.Option("--from", help="First month, YYYY-MM.")],
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: --from).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: a name in this folder).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx or pdf.")] = "csv",
+    team: Annotated[str | None, typer.Option(help="One team (name or id), with the teams below it.")] = None,
+    site: Annotated[str | None, typer.Option(help="One site.")] = None,
+) -> None:
+    """Write the HR summary (workload, risk levels, survey results, response rates, actions): audited."""
+    from ax.exports import ExportError, Format, cli_viewer, filename, parse_request, prepare, run_export
+    from ax.users import acting_user
+    from db.engine import session_scope
+
+    if fmt not in {f.value for f in Format}:
+        _fail(f"unknown format {fmt!r}: use csv, xlsx or pdf")
+    engine = _engine()
+    with session_scope(engine) as session:
+        viewer = cli_viewer(acting_user())
+        try:
+            request = parse_request(session, period_from, period_to, team=team, site=site)
+            default_name = filename(prepare(session, viewer, request), Format(fmt))
+        except ExportError as exc:
+            _fail(str(exc))
+        path = output / default_name if output and output.is_dir() else output or Path(default_name)
+        partial = path.with_name(path.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                result = run_export(session, viewer, request, fmt, out, progress=_export_progress)
+            partial.replace(path)
+        except OSError as exc:
+            _fail(f"cannot write {path}: {exc.strerror}")
+        finally:
+            partial.unlink(missing_ok=True)  # a failed export leaves no half-written file behind
+    typer.echo(f"\nwrote {result.rows} rows to {path}")
+
+
+def _export_progress(done: int, total: int, what: str) -> None:
+    typer.echo(f"\r[{done}/{total}] {what[:60]:<60}", nl=False, err=True)
+
+
 def main() -> None:
     app()
 
