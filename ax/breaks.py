@@ -64,7 +64,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session
 
 from ax.access import AccessDenied, Viewer, check_agent, check_self, check_team, require_role
-from ax.audit import record_event
+from ax.audit import record_event, record_view
 from ax.erlang import service_level
 from ax.indicators import HARD_CSAT_MAX, HARD_SENTIMENT_MAX, ON_QUEUE
 from ax.settings import Settings, get_settings
@@ -812,6 +812,8 @@ def plan_breaks(
         ranked.append((-score, -order_since, name, agent_id, candidate))
     ranked.sort(key=lambda item: item[:4])
     candidates = [replace(c, rank=i) for i, (*_, c) in enumerate(ranked, start=1)]
+    if per_agent and candidates:
+        record_view(session, viewer, what="break planner recovery need", target=f"team {team_id}")
     return BreakPlan(
         team_id=team_id,
         now=now,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
 
 from ax.access import AccessDenied, Viewer
-from ax.audit import record_event
+from ax.audit import VIEW_DEDUPE, record_view
 from ax.audit_view import audit_filters, browse_audit
 from db.models import AuditEvent, Role
 
@@ -19,12 +22,9 @@ HR = Viewer(user_id=None, username="hr", display_name="HR", role=Role.hr, timezo
 
 
 def add(session: Session, username: str, action: str, at: datetime, **details) -> None:
-    who = Viewer(user_id=None, username=username, display_name=username, role=Role.hr)  # type: ignore[arg-type]
-    record_event(session, viewer=who, action=action, target="t", details=details or None)
-    session.flush()
-    entry = session.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
-    entry.at = at
-    session.add(entry)
+    """An entry dated ``at`` (entries cannot be re-dated afterwards: the store refuses updates)."""
+    details_text = json.dumps(details, sort_keys=True) if details else None
+    session.add(AuditEvent(at=at, username=username, action=action, target="t", details=details_text))
 
 
 @pytest.fixture
@@ -91,3 +91,37 @@ def test_no_code_path_changes_or_deletes_audit_entries():
     ]
     offenders += [str(p.name) for p in [ROOT / "dashboard.py"] if pattern.search(p.read_text())]
     assert not offenders, f"audit entries must never be edited or removed: {offenders}"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_event SET username = 'someone else'", "DELETE FROM audit_event"],
+    ids=["update", "delete"],
+)
+def test_the_store_itself_refuses_to_change_or_remove_entries(engine, session, statement):
+    """Migration 0005's triggers: even SQL outside the app cannot rewrite the log."""
+    with engine.connect() as conn:
+        with pytest.raises(DatabaseError, match="append-only"):
+            conn.execute(text(statement))
+        conn.rollback()
+        assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 121
+
+
+def test_a_view_of_individual_data_is_recorded_once_per_quarter_hour(session):
+    lead = Viewer(user_id=None, username="lena", display_name="Lena", role=Role.lead)  # type: ignore[arg-type]
+    start = datetime(2026, 5, 4, 9, tzinfo=UTC)
+
+    def view(target: str, days: int, now: datetime) -> bool:
+        return record_view(session, lead, what="team heatmap", target=target, filters={"days": days}, now=now)
+
+    assert view("team 3", 14, start)
+    again = start + VIEW_DEDUPE - timedelta(seconds=1)
+    assert not view("team 3", 14, again)
+    # Another filter, another target or a later quarter hour is another view.
+    assert view("team 3", 28, again)
+    assert view("team 4", 14, again)
+    later = start + VIEW_DEDUPE + timedelta(seconds=1)
+    assert view("team 3", 14, later)
+    session.commit()
+    views = browse_audit(session, HR, action="viewed_individuals", page_size=50).entries
+    assert len(views) == 4 and {v.user for v in views} == {"lena"}
