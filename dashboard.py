@@ -13,47 +13,50 @@ from pages.sidebar import notifications
 
 st.set_page_config(page_title="AX · agent experience", page_icon="🎧", layout="wide")
 
-# url_paths differ from the file names on purpose: Streamlit's test runner also knows pages/ files by
-# name, and a clash would run a file directly instead of through this navigation.
+
+def page(file: str, title: str, icon: str, url_path: str, *, default: bool = False) -> st.Page:
+    """A navigation entry. Material icons ship with Streamlit, so they render without emoji fonts.
+
+    url_paths differ from the file names on purpose: Streamlit's test runner also knows pages/ files
+    by name, and a clash would run a file directly instead of through this navigation.
+    """
+    icon = f":material/{icon}:"
+    return st.Page(f"pages/{file}", title=title, icon=icon, url_path=url_path, default=default)
+
+
+def records_pages() -> list[st.Page]:
+    """What HR and admins share: survey set-up, exports and the audit log."""
+    return [
+        page("surveys_admin.py", "Surveys", "edit_note", "surveys"),
+        page("exports.py", "Exports", "download", "exports"),
+        page("audit_log.py", "Audit log", "receipt_long", "audit"),
+    ]
+
+
 PAGES = {
     "agent": [
-        st.Page("pages/my_workload.py", title="My workload", icon="📈", url_path="workload", default=True),
-        st.Page("pages/survey.py", title="Check-in", icon="📝", url_path="checkin"),
-        st.Page("pages/my_breaks.py", title="My breaks", icon="☕", url_path="my-breaks"),
-        st.Page("pages/lead_view.py", title="What my lead sees", icon="👁️", url_path="what-my-lead-sees"),
-        st.Page("pages/team_actions.py", title="You said, we did", icon="🤝", url_path="we-did"),
+        page("my_workload.py", "My workload", "monitoring", "workload", default=True),
+        page("survey.py", "Check-in", "edit_note", "checkin"),
+        page("my_breaks.py", "My breaks", "coffee", "my-breaks"),
+        page("lead_view.py", "What my lead sees", "visibility", "what-my-lead-sees"),
+        page("team_actions.py", "You said, we did", "handshake", "we-did"),
     ],
     "lead": [
-        st.Page("pages/team_overview.py", title="Team overview", icon="👥", url_path="team", default=True),
-        st.Page("pages/morale.py", title="Morale", icon="🌡️", url_path="morale"),
-        st.Page("pages/actions.py", title="Actions", icon="✅", url_path="actions"),
-        st.Page("pages/breaks_planner.py", title="Breaks", icon="☕", url_path="breaks"),
+        page("team_overview.py", "Team overview", "groups", "team", default=True),
+        page("morale.py", "Morale", "mood", "morale"),
+        page("actions.py", "Actions", "task_alt", "actions"),
+        page("breaks_planner.py", "Breaks", "coffee", "breaks"),
     ],
     "hr": [
-        st.Page(
-            "pages/org_summary.py",
-            title="Organisation summary",
-            icon="🏢",
-            url_path="organisation",
-            default=True,
-        ),
-        st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
-        st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports"),
-        st.Page("pages/audit_log.py", title="Audit log", icon="🧾", url_path="audit"),
+        page("org_summary.py", "Organisation summary", "corporate_fare", "organisation", default=True),
+        *records_pages(),
     ],
-    "admin": [
-        st.Page("pages/sync_health.py", title="Sync health", icon="🔄", url_path="sync", default=True),
-        st.Page("pages/surveys_admin.py", title="Surveys", icon="📝", url_path="surveys"),
-        st.Page("pages/exports.py", title="Exports", icon="📤", url_path="exports"),
-        st.Page("pages/audit_log.py", title="Audit log", icon="🧾", url_path="audit"),
-    ],
+    "admin": [page("sync_health.py", "Sync health", "sync", "sync", default=True), *records_pages()],
 }
 
 viewer = current_viewer()
 if viewer is None:
-    navigation = st.navigation(
-        [st.Page("pages/sign_in.py", title="Sign in", icon="🔑", url_path="login", default=True)]
-    )
+    navigation = st.navigation([page("sign_in.py", "Sign in", "login", "login", default=True)])
 else:
     with st.sidebar:
         st.markdown(f"**{viewer.display_name}**  \n{viewer.role.value} · times in {viewer.timezone}")
