@@ -4,9 +4,10 @@ The lead's pages (:func:`team_figures`) and the agent's "What my lead sees" page
 (:func:`figures_about_me`) both go through :func:`_agent_figures`, so the agent is shown exactly
 the per-agent numbers their lead is shown, and the two cannot drift apart.
 
-Everything here is work data from ``agent_day`` plus the workload-only risk level of
-:func:`ax.risk_view.lead_view_of_risk`; no survey answer reaches it. Under the ``team_only``
-privacy profile a lead sees no per-agent rows at all, so both functions return none.
+Everything here is work data from ``agent_day`` plus the workload-only stored risk level (what
+:func:`ax.risk_view.lead_view_of_risk` returns, read for a whole team at once); no survey answer
+reaches it. Under the ``team_only`` privacy profile a lead sees no per-agent rows at all, so both
+functions return none.
 
 Window: the last ``days`` local days *of each agent* (``agent_day.day`` is the agent's own
 date), so the window does not depend on who is looking or in which timezone.
@@ -14,18 +15,20 @@ date), so the window does not depend on who is looking or in which timezone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ax.access import Viewer, check_agent, check_team, require_role
-from ax.risk_view import RiskView, lead_view_of_risk
+from ax.audit import record_view
+from ax.risk import Level, stored_drivers
+from ax.risk_view import RiskView
 from ax.settings import get_settings
 from ax.workload import DAY_COLUMNS, _with_derived, local_today, teams_of_agent
-from db.models import Agent, AgentDay, LeadTeam, Role, Team, TeamMembership, User
+from db.models import Agent, AgentDay, AgentRisk, LeadTeam, Role, Team, TeamMembership, User
 
 WINDOW_DAYS = 14
 
@@ -87,6 +90,9 @@ class TeamFigures:
     team_name: str
     per_agent: bool  # False under the team_only privacy profile: then ``agents`` is empty
     agents: list[AgentFigures]  # by name
+    # the same rows as the agents' ``days``, all in one frame (agent_id, day, FIGURE_COLUMNS), in
+    # the order of ``agents``: what a chart of the whole team needs, without gluing 250 frames
+    days: pd.DataFrame = field(default_factory=lambda: _no_days())
 
     def of(self, agent_id: int) -> AgentFigures | None:
         return next((a for a in self.agents if a.agent_id == agent_id), None)
@@ -102,14 +108,43 @@ class AboutMe:
     leads: list[str]  # display names of the leads of the agent's teams
 
 
+def _no_days() -> pd.DataFrame:
+    """No rows, with the columns of :attr:`TeamFigures.days`."""
+    return pd.DataFrame(columns=["agent_id", "day", *FIGURE_COLUMNS])
+
+
 def _per_agent() -> bool:
     return get_settings().privacy_profile == "per_agent"
 
 
-def _agent_figures(session: Session, viewer: Viewer, agents: list[Agent], days: int) -> list[AgentFigures]:
-    """The shared computation; the callers have checked the viewer may see every one of ``agents``."""
+def _latest_risks(session: Session, agent_ids: list[int]) -> dict[int, RiskView]:
+    """Each agent's latest stored, workload-only level, as :func:`ax.risk_view.lead_view_of_risk`
+    reads it, but one query for a whole team (the callers have checked the viewer)."""
+    latest = (
+        select(AgentRisk.agent_id, func.max(AgentRisk.day).label("day"))
+        .where(AgentRisk.agent_id.in_(agent_ids))
+        .group_by(AgentRisk.agent_id)
+        .subquery()
+    )
+    risks = session.scalars(
+        select(AgentRisk).join(
+            latest, (AgentRisk.agent_id == latest.c.agent_id) & (AgentRisk.day == latest.c.day)
+        )
+    ).all()
+    found = {r.agent_id: RiskView(r.agent_id, r.day, Level(r.level), stored_drivers(r)) for r in risks}
+    return {a: found.get(a, RiskView(a, None, None)) for a in agent_ids}
+
+
+def _agent_figures(
+    session: Session, agents: list[Agent], days: int
+) -> tuple[pd.DataFrame, list[AgentFigures]]:
+    """The shared computation; the callers have checked the viewer may see every one of ``agents``.
+
+    One read of ``agent_day`` and one of ``agent_risk`` for all of them, split per agent by a
+    groupby. Returns every agent's rows in one frame too (agent_id, day, FIGURE_COLUMNS).
+    """
     if not agents:
-        return []
+        return _no_days(), []
     since = {a.id: local_today(a.timezone or "UTC") - timedelta(days=days - 1) for a in agents}
     ad = AgentDay.__table__.c
     rows = session.execute(
@@ -122,18 +157,21 @@ def _agent_figures(session: Session, viewer: Viewer, agents: list[Agent], days: 
     frame["longest_stretch_minutes"] = frame["longest_stretch_seconds"] / 60
     frame["logged_in_hours"] = frame["logged_in_seconds"] / 3600
     frame["overtime_hours"] = frame["overtime_seconds"] / 3600
-    out = []
-    for agent in agents:
-        mine = frame[(frame["agent_id"] == agent.id) & (frame["day"] >= since[agent.id])]
-        out.append(
-            AgentFigures(
-                agent_id=agent.id,
-                name=agent.name,
-                days=mine[["day", *FIGURE_COLUMNS]].reset_index(drop=True),
-                risk=lead_view_of_risk(session, viewer, agent.id),
-            )
+    frame = frame[frame["day"] >= frame["agent_id"].map(since)]  # each agent's own window
+    order = {agent.id: n for n, agent in enumerate(agents)}
+    frame = frame.sort_values("agent_id", key=lambda ids: ids.map(order), kind="stable", ignore_index=True)
+    per_agent = dict(iter(frame.groupby("agent_id", sort=False)[["day", *FIGURE_COLUMNS]]))
+    empty = frame.iloc[0:0][["day", *FIGURE_COLUMNS]]
+    risks = _latest_risks(session, list(since))
+    return frame[["agent_id", "day", *FIGURE_COLUMNS]], [
+        AgentFigures(
+            agent_id=agent.id,
+            name=agent.name,
+            days=per_agent.get(agent.id, empty).reset_index(drop=True),
+            risk=risks[agent.id],
         )
-    return out
+        for agent in agents
+    ]
 
 
 def team_figures(session: Session, viewer: Viewer, team_id: int, *, days: int = WINDOW_DAYS) -> TeamFigures:
@@ -150,7 +188,10 @@ def team_figures(session: Session, viewer: Viewer, team_id: int, *, days: int = 
     agents = session.scalars(
         select(Agent).where(Agent.id.in_(members), Agent.deleted.is_(False)).order_by(Agent.name, Agent.id)
     ).all()
-    return TeamFigures(team_id, team.name, True, _agent_figures(session, viewer, list(agents), days))
+    frame, figures = _agent_figures(session, list(agents), days)
+    what, target = "per-agent work figures", f"team {team_id}"
+    record_view(session, viewer, what=what, target=target, filters={"days": days})
+    return TeamFigures(team_id, team.name, True, figures, frame)
 
 
 def figures_about_me(session: Session, viewer: Viewer, *, days: int = WINDOW_DAYS) -> AboutMe:
@@ -175,5 +216,5 @@ def figures_about_me(session: Session, viewer: Viewer, *, days: int = WINDOW_DAY
         .order_by(User.display_name)
         .distinct()
     ).all()
-    figures = _agent_figures(session, viewer, [agent], days)[0] if _per_agent() else None
+    figures = _agent_figures(session, [agent], days)[1][0] if _per_agent() else None
     return AboutMe(_per_agent(), figures, list(teams), list(leads))

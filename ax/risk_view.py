@@ -16,6 +16,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from ax.access import Viewer, check_agent, check_self
+from ax.audit import record_view
 from ax.instruments import score
 from ax.risk import Driver, Level, stored_drivers, workload_level
 from ax.settings import Settings, get_settings
@@ -46,6 +47,8 @@ def _latest(session: Session, agent_id: int) -> AgentRisk | None:
 def lead_view_of_risk(session: Session, viewer: Viewer, agent_id: int) -> RiskView:
     """The level a lead sees for ``agent_id``: workload drivers only."""
     check_agent(session, viewer, agent_id, team_ids_of_agent=teams_of_agent(session, agent_id))
+    if viewer.agent_id != agent_id:
+        record_view(session, viewer, what="workload risk level", target=f"agent {agent_id}")
     risk = _latest(session, agent_id)
     if risk is None:
         return RiskView(agent_id, None, None)

@@ -216,9 +216,10 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
     risk = pd.DataFrame(columns=["agent", "level", "drivers"])
     team_days = pd.DataFrame(columns=["day", *INDICATORS])
     if figures.per_agent:
-        parts = [a.days.assign(agent=a.name) for a in figures.agents if not a.days.empty]
-        if parts:
-            agent_days = pd.concat(parts, ignore_index=True)[["agent", "day", *FIGURE_COLUMNS]]
+        if not figures.days.empty:
+            names = {a.agent_id: a.name for a in figures.agents}
+            rows = figures.days
+            agent_days = rows.assign(agent=rows["agent_id"].map(names))[["agent", "day", *FIGURE_COLUMNS]]
         risk = pd.DataFrame(
             [
                 (
@@ -350,9 +351,10 @@ def recent_signal_counts(
     out = ["agent_id", "signal", "days_above", "of_days", "in_a_row", "latest_day", "now_above", "unknown"]
     if frame is None or frame.empty:
         return pd.DataFrame(columns=out)
-    frame = frame[frame["day"] <= today].sort_values(["agent_id", "day"])
+    # sorted, so an agent's last row is their latest day ("last" is vectorised; "max" of dates is not)
+    frame = frame[frame["day"] <= today].sort_values(["agent_id", "day"], ignore_index=True)
     recent = frame.groupby("agent_id").tail(RECENT_DAYS)
-    recent = recent[recent.groupby("agent_id")["day"].transform("max") >= today - CURRENT_WITHIN]
+    recent = recent[recent.groupby("agent_id")["day"].transform("last") >= today - CURRENT_WITHIN]
     parts = []
     for signal in SIGNALS:
         values = recent[signal.column].astype(float)
@@ -366,25 +368,19 @@ def recent_signal_counts(
         )
         grouped = part.groupby("agent_id")
         summary = grouped.agg(
-            days_above=("above", "sum"), of_days=("above", "size"), latest_day=("day", "max")
+            days_above=("above", "sum"), of_days=("above", "size"), latest_day=("day", "last")
         )
         last = grouped.tail(1).set_index("agent_id")
         summary["now_above"] = last["above"]
         summary["unknown"] = last["unknown"]
-        # run of days above, counted back from the latest working day
-        summary["in_a_row"] = grouped["above"].apply(_trailing_run)
+        # run of days above, counted back from the latest working day: newest first, a running
+        # product stays 1 until the first day not above
+        backwards = part.iloc[::-1]
+        run = backwards["above"].astype(int).groupby(backwards["agent_id"]).cumprod()
+        summary["in_a_row"] = run.groupby(backwards["agent_id"]).sum()
         summary["signal"] = signal.key
         parts.append(summary.reset_index())
     return pd.concat(parts, ignore_index=True)[out]
-
-
-def _trailing_run(flags: pd.Series) -> int:
-    run = 0
-    for flag in reversed(flags.tolist()):
-        if not flag:
-            break
-        run += 1
-    return run
 
 
 def streak_text(signal: Signal, days_above: int, of_days: int, in_a_row: int, settings: Settings) -> str:

@@ -11,11 +11,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from ax.access import Viewer, check_agent, check_team, require_role
-from ax.settings import get_settings
+from ax.access import Viewer, check_agent, require_role
 from db.models import Agent, AgentDay, Role, Team, TeamMembership
 
 DAY_COLUMNS = [
@@ -135,96 +134,58 @@ def visible_teams(session: Session, viewer: Viewer) -> list[Team]:
     return list(session.scalars(query).all())
 
 
-@dataclass
-class TeamWorkload:
-    team_name: str
-    per_agent: bool  # False under the "team_only" privacy profile
-    days: pd.DataFrame  # columns: agent (or "Team"), day, contacts, handle_hours, aht_seconds, hard_contacts
-
-
-def team_workload(session: Session, viewer: Viewer, team_id: int, *, days: int = 14) -> TeamWorkload:
-    """Per agent per day operational numbers for a team the viewer leads (team totals if configured)."""
-    require_role(session, viewer, Role.lead, action="view team workload as")
-    check_team(session, viewer, team_id)
-    team = session.get(Team, team_id)
-    if team is None:
-        raise LookupError(f"team {team_id} does not exist")
-    ad = AgentDay.__table__.c
-    tm = TeamMembership.__table__.c
-    ag = Agent.__table__.c
-    since = local_today(viewer.timezone) - timedelta(days=days - 1)
-    rows = session.execute(
-        select(ag.name, *[ad[c] for c in DAY_COLUMNS])
-        .select_from(AgentDay.__table__.join(Agent.__table__, ag.id == ad.agent_id))
-        .where(
-            ad.agent_id.in_(select(tm.agent_id).where(tm.team_id == team_id, tm.deleted.is_(False))),
-            ad.day >= since,
-        )
-        .order_by(ag.name, ad.day)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["agent", *DAY_COLUMNS])
-    per_agent = get_settings().privacy_profile == "per_agent"
-    if not per_agent and not frame.empty:
-        frame = frame.drop(columns="agent").groupby("day", as_index=False).sum()
-        frame.insert(0, "agent", "Team")
-    return TeamWorkload(team.name, per_agent, _with_derived(frame))
-
-
 # --- HR: organisation summary ----------------------------------------------------------------
 
 
+def _month_starts(today: date, months: int) -> list[date]:
+    """First days of the last ``months`` calendar months up to ``today``'s, oldest first."""
+    firsts = [today.replace(day=1)]
+    for _ in range(months - 1):
+        firsts.insert(0, (firsts[0] - timedelta(days=1)).replace(day=1))
+    return firsts
+
+
 def org_monthly_summary(session: Session, viewer: Viewer, *, months: int = 3) -> pd.DataFrame:
-    """Per team per month: agents active, contacts, handle hours, AHT, CSAT. No individual rows."""
+    """Per team per month: agents active, contacts, handle hours, AHT, CSAT. No individual rows.
+
+    Summed in SQL per team and month (a CASE over the month boundaries, the same on both back
+    ends): the page needs a dozen rows, not the organisation's agent-days.
+    """
     require_role(session, viewer, Role.hr, Role.admin, action="view the organisation summary as")
     ad = AgentDay.__table__.c
     tm = TeamMembership.__table__.c
     tt = Team.__table__.c
-    first = local_today(viewer.timezone).replace(day=1)
-    for _ in range(months - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
+    firsts = _month_starts(local_today(viewer.timezone), months)
+    month = case(
+        *[(ad.day < following, n) for n, following in enumerate(firsts[1:])], else_=len(firsts) - 1
+    ).label("month")
     rows = session.execute(
         select(
             tt.name,
-            ad.day,
-            ad.agent_id,
-            ad.contacts,
-            ad.handle_seconds,
-            ad.hard_contacts,
-            ad.csat_sum,
-            ad.csat_count,
+            month,
+            func.count(ad.agent_id.distinct()),
+            func.sum(ad.contacts),
+            func.sum(ad.handle_seconds),
+            func.sum(ad.hard_contacts),
+            func.sum(ad.csat_sum),
+            func.sum(ad.csat_count),
         )
         .select_from(
             AgentDay.__table__.join(TeamMembership.__table__, tm.agent_id == ad.agent_id).join(
                 Team.__table__, tt.id == tm.team_id
             )
         )
-        .where(ad.day >= first, tm.deleted.is_(False), tt.deleted.is_(False))
+        .where(ad.day >= firsts[0], tm.deleted.is_(False), tt.deleted.is_(False))
+        .group_by(tt.name, month)
+        .order_by(tt.name, month)
     ).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "team",
-            "day",
-            "agent_id",
-            "contacts",
-            "handle_seconds",
-            "hard_contacts",
-            "csat_sum",
-            "csat_count",
-        ],
-    )
+    counts = ["agents", "contacts", "handle_seconds", "hard_contacts", "csat_sum", "csat_count"]
+    frame = pd.DataFrame(rows, columns=["team", "month", *counts])
     if frame.empty:
         return frame
-    frame["month"] = pd.to_datetime(frame["day"]).dt.strftime("%Y-%m")
-    summary = frame.groupby(["team", "month"], as_index=False).agg(
-        agents=("agent_id", "nunique"),
-        contacts=("contacts", "sum"),
-        handle_seconds=("handle_seconds", "sum"),
-        hard_contacts=("hard_contacts", "sum"),
-        csat_sum=("csat_sum", "sum"),
-        csat_count=("csat_count", "sum"),
-    )
-    summary = _with_derived(summary)
+    frame["month"] = [f"{firsts[n]:%Y-%m}" for n in frame["month"]]
+    frame[counts] = frame[counts].astype("int64")  # PostgreSQL sums of integers come back as Decimal
+    summary = _with_derived(frame)
     summary["hard_share"] = summary["hard_contacts"] / summary["contacts"].where(summary["contacts"] > 0)
     return summary[
         ["team", "month", "agents", "contacts", "handle_hours", "aht_seconds", "csat_avg", "hard_share"]

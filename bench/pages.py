@@ -1,7 +1,7 @@
 """Page cost: every page of ``dashboard.py``, per role, through Streamlit's AppTest on 1,000 agents × 90 days.
 
 Run with ``.venv/bin/python bench/pages.py [--agents 1000] [--days 90] [--runs 3] [--keep [--reuse]]
-[--pg]``.
+[--pg [--pg-only]] [--clear-cache] [--roles lead …]``.
 
 The store is filled the way ``ax demo`` fills it (:func:`ax.demo.load_demo`: the demo helpdesk
 through ``run_sync``, a full compute, one account per role), with data ending today so that the
@@ -60,22 +60,30 @@ def role_pages(dashboard: Path = DASHBOARD) -> dict[str, list[str]]:
     """Role -> page files of its navigation, read from the ``PAGES`` dict literal of dashboard.py.
 
     Parsed rather than imported: importing dashboard.py would run Streamlit outside a script run.
+    An entry is ``st.Page("pages/x.py", …)``, a call of a module-level helper whose first argument
+    is a file of ``pages/`` (``page("x.py", …)`` builds ``st.Page(f"pages/{file}", …)``), or a
+    helper returning a list of those (``*records_pages()``), in source order.
     """
     tree = ast.parse(dashboard.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+    helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+    def files(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return [first.value if first.value.startswith("pages/") else f"pages/{first.value}"]
+            if name in helpers and not node.args:  # a helper returning a list of pages
+                returns = [n.value for n in ast.walk(helpers[name]) if isinstance(n, ast.Return) and n.value]
+                return [f for value in returns for f in files(value)]
+            return []
+        return [f for child in ast.iter_child_nodes(node) for f in files(child)]
+
+    for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
-            pages: dict[str, list[str]] = {}
-            for key, value in zip(node.value.keys, node.value.values, strict=True):
-                files = [
-                    call.args[0].value
-                    for call in ast.walk(value)
-                    if isinstance(call, ast.Call)
-                    and getattr(call.func, "attr", None) == "Page"
-                    and call.args
-                    and isinstance(call.args[0], ast.Constant)
-                ]
-                pages[key.value] = files
-            return pages
+            return {
+                key.value: files(value) for key, value in zip(node.value.keys, node.value.values, strict=True)
+            }
     raise SystemExit(f"no PAGES = {{...}} in {dashboard}")
 
 
@@ -190,19 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-dir", default=tempfile.gettempdir())
     parser.add_argument("--load-only", action="store_true", help="load (and keep) the data, time nothing")
     parser.add_argument("--pg", action="store_true", help="also measure PostgreSQL")
+    parser.add_argument("--pg-only", action="store_true", help="measure PostgreSQL only (skip SQLite)")
     args = parser.parse_args(argv)
     args.keep = args.keep or args.reuse or args.load_only
+    args.pg = args.pg or args.pg_only
     print(
         f"demo data: {args.agents} agents × {args.days} days ending today (seed {SEED}); goal < 2 s per page"
     )
 
     slow: list[str] = []
-    with sqlite_store(args) as url:
-        if args.load_only:
-            return 0
-        for role, page, worst, note in measure("sqlite", url, args):
-            if note or worst >= LIMIT_SECONDS:
-                slow.append(f"sqlite {role} {page}")
+    if not args.pg_only:
+        with sqlite_store(args) as url:
+            if args.load_only:
+                return 0
+            for role, page, worst, note in measure("sqlite", url, args):
+                if note or worst >= LIMIT_SECONDS:
+                    slow.append(f"sqlite {role} {page}")
     if args.pg and postgres_answers(bench_pg_url()):
         with pg_store(args) as url:
             for role, page, worst, note in measure("postgresql", url, args):

@@ -152,4 +152,4 @@ st.dataframe(
         "Answered": st.column_config.NumberColumn(format="%d"),
     },
 )
-st.page_link("pages/actions.py", label="Record what you did about these results", icon="✅")
+st.page_link("pages/actions.py", label="Record what you did about these results", icon=":material/task_alt:")

@@ -7,8 +7,9 @@ from sqlmodel import Session, select
 
 from ax.access import AccessDenied
 from ax.accounts import SignInError, create_user, sign_in
+from ax.lead_visible import team_figures
 from ax.status import sync_health
-from ax.workload import my_workload, org_monthly_summary, team_workload, visible_teams
+from ax.workload import my_workload, org_monthly_summary, visible_teams
 from db.ingest import Ingestor
 from db.models import Agent, AuditEvent, Role, Team, User
 from db.records import AgentRecord, MembershipRecord, TeamRecord
@@ -92,12 +93,12 @@ READS = {
         lambda s, v, org: my_workload(s, v),
         {"ana": True, "lead": False, "hr": False, "admin": False},
     ),
-    "team_workload own team": (
-        lambda s, v, org: team_workload(s, v, org["teams"]["A"]),
+    "team_figures own team": (
+        lambda s, v, org: team_figures(s, v, org["teams"]["A"]),
         {"ana": False, "lead": True, "hr": False, "admin": False},
     ),
-    "team_workload other team": (
-        lambda s, v, org: team_workload(s, v, org["teams"]["B"]),
+    "team_figures other team": (
+        lambda s, v, org: team_figures(s, v, org["teams"]["B"]),
         {"ana": False, "lead": False, "hr": False, "admin": False},
     ),
     "visible_teams": (

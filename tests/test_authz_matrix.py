@@ -52,6 +52,7 @@ NOT_READS = {
     "access.check_team": "the check itself (tests/test_accounts_access.py)",
     "access.require_role": "the check itself (tests/test_accounts_access.py)",
     "audit.record_event": "writes an audit entry; viewer may be None",
+    "audit.record_view": "writes an audit entry (tests/test_audit_log.py)",
     "actions.record_action": "write (tests of ax/actions.py)",
     "breaks.cancel_break": "write (tests/test_breaks.py)",
     "breaks.decide_request": "write (tests/test_breaks.py)",
@@ -166,7 +167,6 @@ READS: dict[str, Read] = {
     ),
     "workload.my_workload": Read(plain, "agent"),
     "workload.org_monthly_summary": Read(plain, "hr admin"),
-    "workload.team_workload": Read(team, "lead:own"),
     "workload.visible_teams": Read(plain, "lead hr admin"),
 }
 

@@ -108,7 +108,18 @@ def test_admin_lands_on_sync_health(app):
     assert app.subheader[0].value == "demo"
     rows = {m.label: m.value for m in app.metric}
     assert rows["Last error"] == "none"
-    assert int(rows["Rows"].replace(",", "")) > 1000
+    assert int(rows["Rows synced"].replace(",", "")) > 1000
+    assert [d.value.columns[0] for d in app.dataframe] == ["stream"]  # counting rows waits until asked
+
+
+def test_admin_counts_rows_by_record_type_on_request(app):
+    sign_in(app, "admin")
+    app.toggle(key="count_rows").set_value(True).run()
+    _no_exception(app)
+    counts = {row["record type"]: row["rows"] for row in app.dataframe[0].value.to_dict("records")}
+    assert counts["agent"] > 0 and counts["contact"] > 1000
+    streams = app.dataframe[1].value
+    assert sum(streams["rows synced"]) >= sum(counts.values())
 
 
 def test_sign_out_returns_to_sign_in(app):

@@ -18,7 +18,7 @@ from ax.risk_view import lead_view_of_risk, own_risk
 from ax.settings import get_settings
 from connectors.demo import DemoHelpdesk
 from db.ingest import Ingestor
-from db.models import Agent, AgentDay, AgentRisk, Role, TeamMembership
+from db.models import Agent, AgentDay, AgentRisk, Role, TeamMembership, User
 from db.records import (
     AgentRecord,
     ContactRecord,
@@ -158,8 +158,16 @@ def _overloaded_history(agent: str) -> list:
     return records
 
 
-def _viewer(role: Role, agent_id: int | None = None, teams: frozenset[int] = frozenset()) -> Viewer:
-    return Viewer(1, role.value, role.value, role, agent_id=agent_id, team_ids=teams)
+def _viewer(
+    session: Session, role: Role, agent_id: int | None = None, teams: frozenset[int] = frozenset()
+) -> Viewer:
+    """A signed-in user of ``role`` (a real account: a lead's views of an agent are audited under it)."""
+    name = f"{role.value}-{agent_id}"
+    user = User(username=name, display_name=role.value, role=role.value, agent_id=agent_id)
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    return Viewer(user.id, user.username, role.value, role, agent_id=agent_id, team_ids=teams)
 
 
 @pytest.mark.parametrize("answers", [(5, 1), (0, 5)], ids=["thriving", "struggling"])
@@ -181,9 +189,9 @@ def test_lead_level_is_the_same_whatever_the_agent_answered(engine, answers):
     with Session(engine) as session:
         agent_id = session.exec(select(Agent.id)).scalar_one()
         team_id = session.exec(select(TeamMembership.team_id)).scalar_one()
-        lead = lead_view_of_risk(session, _viewer(Role.lead, teams=frozenset({team_id})), agent_id)
-        mine = own_risk(session, _viewer(Role.agent, agent_id))
-        seen_by_agent = lead_view_of_risk(session, _viewer(Role.agent, agent_id), agent_id)
+        lead = lead_view_of_risk(session, _viewer(session, Role.lead, teams=frozenset({team_id})), agent_id)
+        mine = own_risk(session, (agent := _viewer(session, Role.agent, agent_id)))
+        seen_by_agent = lead_view_of_risk(session, agent, agent_id)
     # The lead's view: occupancy > 90%, 10 h days, no breaks for 10 h, 10 days in a row → high,
     # built from workload alone; the struggling and thriving runs must give the very same drivers.
     assert lead.level == Level.high
