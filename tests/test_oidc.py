@@ -609,14 +609,17 @@ def test_browser_sso_lead_by_group_signs_in_and_out(live, browser_page):
     idp.person["groups"] = ["AX-Leads-Billing"]
     issued = idp.tokens_issued
     _click_sso(page, live)
-    expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Team overview")).to_be_visible(timeout=30_000)  # busy CI
     expect(page.get_by_test_id("stSidebar").get_by_text("Gina Group")).to_be_visible()
     assert idp.tokens_issued == issued + 1  # a real code exchange, PKCE and all
     with Session(live["store"].engine) as session:
         gina = session.exec(select(User).where(User.email == "gina@example.org")).one()
         assert gina.role == "lead" and gina.password_hash == SSO_ONLY
         events = session.exec(select(AuditEvent).where(AuditEvent.username == gina.username)).all()
-        assert [e.action for e in events] == ["sso_sign_in"]
+        # Signed in; the Team overview's per-agent figures are audited as a view once that page
+        # run has finished, which may be just after its heading shows.
+        actions = [e.action for e in events]
+        assert actions[0] == "sso_sign_in" and set(actions[1:]) <= {"viewed_individuals"}, actions
 
     page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in with Test IdP")).to_be_visible()
