@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/compute.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache
