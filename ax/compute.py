@@ -1,11 +1,13 @@
 """One entry point for the indicator pipeline: agent-days, then baselines, risk and team roll-ups.
 
 Incremental by default: only agents with rows synced since the last run are rebuilt, from the
-earliest local day those rows touch. Each batch of agents is one transaction (delete and rebuild
-its agent-days, derived columns and risk levels), so a crash leaves earlier results intact and the
-watermark unmoved: the next run redoes the work. ``full`` rebuilds everything; ``since`` rebuilds
-every agent from that local date on (the nightly job uses it to catch what synced_at cannot show,
-such as a contact moved from one agent to another).
+earliest local day those rows touch, or that ingest noted as left by work that moved
+(``compute_pending``: a contact handed to another agent or day, a timezone change). Each batch of
+agents is one transaction (delete and rebuild its agent-days, derived columns and risk levels),
+so a crash leaves earlier results intact and the watermark unmoved: the next run redoes the work.
+``full`` rebuilds everything; ``since`` rebuilds every agent from that local date on (the nightly
+job uses it as a safety net, e.g. for team membership changes, which move team-days but no
+agent-day).
 """
 
 from __future__ import annotations

@@ -339,64 +339,41 @@ def _stretches(st, settings: Settings):
 def _stretch_totals(stretch, cx):
     """Longest stretch, and the most hard contacts that started within one stretch.
 
-    The hard contacts per stretch come from one ordered pass over a timeline of the day's
-    stretch starts, hard contact starts and stretch ends (a running count of hard contacts,
-    read at each stretch's start and end), not from joining contacts to stretches by range. A
-    start sorts before a contact at the same second and an end after it, so a stretch counts the
-    contacts that started within [s0, s1]; only contacts on the stretch's (first) local day count.
+    Each stretch counts the hard contacts of its agent that started within [s0, s1] on the
+    stretch's (first) local day: an equi-join on (agent, day), which PostgreSQL hashes and SQLite
+    answers from ``ix_contact_agent_work`` as a range of work starts, then the range test.
     """
-    s = stretch.c
-    c = cx.c
-    events = union_all(
-        select(s.agent_id, s.day, s.s0.label("t"), literal(0).label("kind"), s.island),
-        select(c.agent_id, c.work_day, c.work_start, literal(1), cast(null(), Integer)).where(c.hard),
-        select(s.agent_id, s.day, s.s1, literal(2), s.island),
-    ).subquery("events")
-    e = events.c
-    counted = select(
-        e.agent_id,
-        e.day,
-        e.kind,
-        e.island,
-        _count_if(e.kind == 1)
-        .over(partition_by=(e.agent_id, e.day), order_by=(e.t, e.kind), rows=(None, 0))
-        .label("hard_so_far"),
-    ).subquery("counted")
-    k = counted.c
-    per_stretch = (
-        select(
-            k.agent_id,
-            k.day,
-            (func.max(k.hard_so_far).filter(k.kind == 2) - func.max(k.hard_so_far).filter(k.kind == 0)).label(
-                "hard"
-            ),
+    s, c = stretch.c, cx.c
+    hard_in = (
+        select(s.agent_id, s.day, s.island, func.count().label("hard"))
+        .select_from(
+            stretch.join(
+                cx,
+                and_(
+                    c.agent_id == s.agent_id,
+                    c.work_day == s.day,
+                    c.work_start >= s.s0,
+                    c.work_start <= s.s1,
+                    c.hard,
+                ),
+            )
         )
-        .where(k.kind != 1)
-        .group_by(k.agent_id, k.day, k.island)
+        .group_by(s.agent_id, s.day, s.island)
         .subquery("hard_in")
     )
-    longest = (
-        select(s.agent_id, s.day, _seconds(func.max(s.s1 - s.s0)).label("longest_stretch_seconds"))
-        .group_by(s.agent_id, s.day)
-        .subquery("longest")
-    )
-    hard_most = (
-        select(per_stretch.c.agent_id, per_stretch.c.day, func.max(per_stretch.c.hard).label("hard"))
-        .group_by(per_stretch.c.agent_id, per_stretch.c.day)
-        .subquery("hard_most")
+    joined = stretch.outerjoin(
+        hard_in,
+        and_(hard_in.c.agent_id == s.agent_id, hard_in.c.day == s.day, hard_in.c.island == s.island),
     )
     return (
         select(
-            longest.c.agent_id,
-            longest.c.day,
-            longest.c.longest_stretch_seconds,
-            hard_most.c.hard.label("hard_since_break_max"),
+            s.agent_id,
+            s.day,
+            _seconds(func.max(s.s1 - s.s0)).label("longest_stretch_seconds"),
+            func.coalesce(func.max(hard_in.c.hard), 0).label("hard_since_break_max"),
         )
-        .select_from(
-            longest.join(
-                hard_most, and_(hard_most.c.agent_id == longest.c.agent_id, hard_most.c.day == longest.c.day)
-            )
-        )
+        .select_from(joined)
+        .group_by(s.agent_id, s.day)
         .subquery("strt")
     )
 
