@@ -29,6 +29,7 @@ from ax.risk import rebuild_risk
 from ax.settings import Settings, get_settings
 from ax.team_indicators import compute_team_days
 from db.models import Agent, AgentStatusInterval, ComputePending, ComputeState, Contact
+from db.stats import refresh_statistics
 from db.types import utcnow
 
 log = logging.getLogger("ax.compute")
@@ -125,38 +126,8 @@ def _plan(
     return _partial_batches(touched, last), min(touched.values(), default=None), False
 
 
-# Tables whose planner statistics the compute's joins depend on, and how much of a table must
-# have changed since its last ANALYZE for the compute to refresh them itself.
+# Tables whose planner statistics the compute's joins depend on (see db.stats).
 ANALYZED_TABLES = ("contact", "agent_status_interval", "agent_day", "agent")
-STALE_SHARE = 0.1
-STALE_MIN_ROWS = 1000
-
-
-def _refresh_statistics(engine: Engine, tables: tuple[str, ...] = ANALYZED_TABLES) -> None:
-    """Let PostgreSQL's planner see what a bulk load brought before the big joins run.
-
-    Right after a large sync autovacuum may not have analyzed yet; estimates of a few rows for
-    tables of millions turn hash joins into nested loops. Only tables with more than a tenth of
-    their rows changed since their last ANALYZE are analyzed (autovacuum's own rule of thumb): a
-    day's sync on a large store changes far less, and ANALYZE would cost more than the run.
-    """
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.begin() as conn:
-        # The size from pg_class (kept with the table; the statistics counters start at zero in a
-        # database created from a template or after a crash).
-        stale = conn.execute(
-            text(
-                "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-                "WHERE s.schemaname = current_schema() AND s.relname = ANY(:names) "
-                "AND s.n_mod_since_analyze > :floor + :share * greatest(c.reltuples, s.n_live_tup) "
-                "ORDER BY s.relname"
-            ),
-            {"names": list(tables), "floor": STALE_MIN_ROWS, "share": STALE_SHARE},
-        ).scalars()
-        names = [name for name in stale if name in tables]
-        if names:
-            conn.execute(text(f"ANALYZE {', '.join(names)}"))
 
 
 @contextmanager
@@ -227,7 +198,7 @@ def run_compute(
     with _compute_lock(engine):
         started = utcnow()
         scopes, first_day, full = _plan(engine, since, full, started.date())
-        _refresh_statistics(engine)
+        refresh_statistics(engine, ANALYZED_TABLES)
         for scope, (days, risks) in zip(
             scopes, _rebuild_batches(engine, scopes, settings, started), strict=True
         ):
@@ -235,7 +206,7 @@ def run_compute(
             result.risks += risks
             result.agents += len(scope.agent_ids or ())
         # A full run rewrote agent_day, and the team roll-up reads all of it.
-        _refresh_statistics(engine, ("agent_day",))
+        refresh_statistics(engine, ("agent_day",))
         with engine.begin() as conn:
             _prepare(conn)
             if full or scopes:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from db import models as m
 from db import records as r
+from db.stats import refresh_statistics
 from db.types import utcnow
 from db.upsert import bulk_upsert
 
@@ -177,6 +178,10 @@ class _RefResolver:
         return cache
 
 
+# What ingest looks rows up in by (source, external id) before writing over them.
+_ANALYZED = ("contact", "agent_status_interval", "csat_rating")
+
+
 class Ingestor:
     """Writes pages of normalized records from one source into the store."""
 
@@ -193,6 +198,7 @@ class Ingestor:
         for record in records:
             by_type[type(record)].append(record)
         result = PageResult()
+        refresh_statistics(self.engine, _ANALYZED)
         # Stamped on activity rows so the incremental compute finds the agent-days this page touched.
         self._synced_at = utcnow()
         try:
