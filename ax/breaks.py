@@ -60,13 +60,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from ax.access import AccessDenied, Viewer, check_agent, check_self, check_team, require_role
 from ax.audit import record_event, record_view
 from ax.erlang import service_level
-from ax.indicators import HARD_CSAT_MAX, HARD_SENTIMENT_MAX, ON_QUEUE
+from ax.indicators import ON_QUEUE, hard_contact
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS, peak_aht
 from ax.workload import teams_of_agent
@@ -76,7 +76,6 @@ from db.models import (
     AgentStatusInterval,
     Break,
     Contact,
-    CsatRating,
     QueueSnapshot,
     Role,
     Team,
@@ -617,15 +616,8 @@ def _hard_since(session: Session, starts: dict[int, datetime], now: datetime) ->
     """Hard contacts (ax.indicators' definition) each agent started since their stretch began."""
     if not starts:
         return {}
-    c, r = Contact.__table__.c, CsatRating.__table__.c
+    c = Contact.__table__.c
     begin = func.coalesce(c.first_response_at, c.created_at)
-    rating = (
-        select(func.min(r.score))
-        .where(r.source == c.source, r.contact_external_id == c.external_id, r.deleted.is_(False))
-        .scalar_subquery()
-    )
-    csat = func.coalesce(c.csat, rating)
-    hard = or_(csat <= HARD_CSAT_MAX, c.sentiment <= HARD_SENTIMENT_MAX, c.escalated.is_(True))
     earliest = min(starts.values())
     rows = session.execute(
         select(c.agent_id, begin.label("begin")).where(
@@ -634,7 +626,7 @@ def _hard_since(session: Session, starts: dict[int, datetime], now: datetime) ->
             c.created_at >= earliest - STATUS_LOOKBACK,
             c.created_at <= now,
             and_(begin >= earliest, begin <= now),
-            hard,
+            hard_contact(c),
         )
     ).all()
     counts: dict[int, int] = dict.fromkeys(starts, 0)

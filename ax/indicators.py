@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    Date,
+    Float,
     Integer,
     and_,
     case,
@@ -37,13 +38,13 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    union,
+    union_all,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from ax.settings import Settings
-from db.models import Agent, AgentDay, AgentStatusInterval, Contact, CsatRating
+from db.models import Agent, AgentDay, AgentStatusInterval, Contact
 from db.sqlfuncs import epoch_seconds
 
 HARD_CSAT_MAX = 2
@@ -80,79 +81,183 @@ def _seconds(expr):
 
 
 def _count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
+    # FILTER, not SUM(CASE …): a third cheaper per row on SQLite; PostgreSQL has it too.
+    return func.count().filter(condition)
+
+
+def contact_csat(c):
+    """A contact's CSAT: its own score, else the lowest of its ratings (stamped at ingest)."""
+    return func.coalesce(c.csat, c.rating_score)
+
+
+def hard_contact(c):
+    """Whether a contact is hard (see the module docstring), given the ``contact`` table's columns.
+
+    The one definition: the agent-day compute and the break planner (hard contacts since the
+    current stretch began) both use it."""
+    return or_(contact_csat(c) <= HARD_CSAT_MAX, c.sentiment <= HARD_SENTIMENT_MAX, c.escalated.is_(True))
 
 
 def _contacts(scope: Scope):
-    """One row per contact in scope: local day, work span in epoch seconds, hard flag, CSAT."""
-    c, a, r = Contact.__table__.c, Agent.__table__.c, CsatRating.__table__.c
-    start = func.coalesce(c.first_response_at, c.created_at)
-    rating = (
-        select(func.min(r.score))
-        .where(r.source == c.source, r.contact_external_id == c.external_id, r.deleted.is_(False))
-        .scalar_subquery()
-    )
-    csat = func.coalesce(c.csat, rating)
-    hard = or_(csat <= HARD_CSAT_MAX, c.sentiment <= HARD_SENTIMENT_MAX, c.escalated.is_(True))
-    handle = func.coalesce(c.handle_seconds, 0)
-    where = [c.deleted.is_(False), c.agent_id.is_not(None), scope.agents(c.agent_id)]
-    if scope.window_start is not None:
-        where += [c.created_at >= scope.window_start - CREATION_LOOKBACK, start >= scope.window_start]
+    """One row per contact in scope: local day, work span in epoch seconds, hard flag, CSAT.
+
+    Day, span and rating are stamped at ingest (``Contact.work_day``, ``work_start``,
+    ``work_end``, ``rating_score``), so this reads one table through ``ix_contact_agent_work``.
+    Several parts read it: PostgreSQL materializes it once; SQLite is told not to, so each part
+    reads the index in (agent, day, start, end) order and its window needs no sort.
+    """
+    c = Contact.__table__.c
+    where = [c.deleted.is_(False), c.agent_id.is_not(None), scope.agents(c.agent_id), c.work_day.is_not(None)]
+    if scope.since is not None:
+        where.append(c.work_day >= scope.since)
     return (
         select(
             c.agent_id,
-            func.ax_local_date(start, a.timezone, type_=Date).label("day"),
+            c.work_day,
             c.channel,
-            epoch_seconds(start).label("t0"),
-            (epoch_seconds(start) + handle).label("t1"),
-            handle.label("handle"),
-            func.coalesce(c.talk_seconds, 0).label("talk"),
-            func.coalesce(c.hold_seconds, 0).label("hold"),
-            func.coalesce(c.wrap_seconds, 0).label("wrap"),
-            case((hard, 1), else_=0).label("hard"),
-            csat.label("csat"),
+            c.work_start,
+            c.work_end,
+            c.handle_seconds,
+            c.talk_seconds,
+            c.hold_seconds,
+            c.wrap_seconds,
+            hard_contact(c).label("hard"),
+            contact_csat(c).label("csat"),
         )
-        .select_from(Contact.__table__.join(Agent.__table__, a.id == c.agent_id))
         .where(and_(*where))
         .cte("cx")
+        .prefix_with("NOT MATERIALIZED")
     )
 
 
-def _contact_totals(cx, settings: Settings):
-    """Counts, handle-time parts, hard contacts, CSAT and back-to-back contacts per agent-day."""
-    prev_end = func.lag(cx.c.t1).over(partition_by=(cx.c.agent_id, cx.c.day), order_by=(cx.c.t0, cx.c.t1))
+def _totals(c) -> list:
+    """Counts, handle-time parts, hard contacts and CSAT, as aggregates over contact rows ``c``."""
+    return [
+        func.count().label("contacts"),
+        _count_if(c.channel == "email").label("contacts_email"),
+        _count_if(c.channel == "chat").label("contacts_chat"),
+        _count_if(c.channel == "phone").label("contacts_phone"),
+        _count_if(c.channel.not_in(("email", "chat", "phone"))).label("contacts_other"),
+        func.sum(c.handle_seconds).label("handle_seconds"),
+        func.sum(c.talk_seconds).label("talk_seconds"),
+        func.sum(c.hold_seconds).label("hold_seconds"),
+        func.sum(c.wrap_seconds).label("wrap_seconds"),
+        _count_if(c.hard).label("hard_contacts"),
+        func.sum(c.csat).label("csat_sum"),
+        func.count(c.csat).label("csat_count"),
+    ]
+
+
+def _contact_totals(cx):
+    """The totals per agent-day (no ordering needed: SQLite streams them in index order)."""
+    c = cx.c
+    return (
+        select(c.agent_id, c.work_day.label("day"), *_totals(c))
+        .group_by(c.agent_id, c.work_day)
+        .subquery("ct")
+    )
+
+
+def _contact_day_pass(cx, settings: Settings):
+    """PostgreSQL: everything per agent-day from the contacts in one ordered pass.
+
+    One window (previous contact's end, furthest chat end so far) over the index-ordered
+    contacts, grouped as they stream out: totals, contacts *not* back-to-back (see
+    :func:`_not_back_to_back`) and chat concurrency (see :func:`_chat_concurrency`).
+    """
+    c = cx.c
+    # One frame for both: LAG ignores it, and one window spec is one WindowAgg step.
+    window = {
+        "partition_by": (c.agent_id, c.work_day),
+        "order_by": (c.work_start, c.work_end),
+        "rows": (None, -1),
+    }
+    chat = and_(c.channel.in_(CONCURRENT_CHANNELS), c.work_end > c.work_start)
     seq = select(
         cx,
-        case((cx.c.t0 - prev_end <= settings.back_to_back_seconds, 1), else_=0).label("b2b"),
+        (c.work_start - func.lag(c.work_end).over(**window)).label("gap"),
+        chat.label("chat"),
+        func.max(case((chat, c.work_end))).over(**window).label("reach"),
     ).subquery("seq")
     s = seq.c
+    beyond = _beyond_reach(s.work_start, s.work_end, s.reach)
     return (
         select(
             s.agent_id,
-            s.day,
-            func.count().label("contacts"),
-            _count_if(s.channel == "email").label("contacts_email"),
-            _count_if(s.channel == "chat").label("contacts_chat"),
-            _count_if(s.channel == "phone").label("contacts_phone"),
-            _count_if(s.channel.not_in(("email", "chat", "phone"))).label("contacts_other"),
-            func.sum(s.handle).label("handle_seconds"),
-            func.sum(s.talk).label("talk_seconds"),
-            func.sum(s.hold).label("hold_seconds"),
-            func.sum(s.wrap).label("wrap_seconds"),
-            func.sum(s.hard).label("hard_contacts"),
-            func.coalesce(func.sum(s.csat), 0).label("csat_sum"),
-            func.count(s.csat).label("csat_count"),
-            func.sum(s.b2b).label("back_to_back"),
+            s.work_day.label("day"),
+            *_totals(s),
+            _count_if(or_(s.gap.is_(None), s.gap > settings.back_to_back_seconds)).label("not_b2b"),
+            (
+                func.sum(s.work_end - s.work_start).filter(s.chat) * 1.0 / func.sum(beyond).filter(s.chat)
+            ).label("chat_concurrency"),
         )
-        .group_by(s.agent_id, s.day)
-        .subquery("ct")
+        .group_by(s.agent_id, s.work_day)
+        .subquery("cday")
+    )
+
+
+def _beyond_reach(start, end, reach):
+    """How much of the span [start, end] lies beyond ``reach`` (the furthest end before it)."""
+    return case(
+        (or_(reach.is_(None), reach <= start), end - start),
+        (end > reach, end - reach),
+        else_=0,
+    )
+
+
+def _not_back_to_back(cx, settings: Settings):
+    """Per agent-day, the contacts that do *not* start within the back-to-back gap of the previous
+    one's end (in start, end order), or are the day's first.
+
+    Back-to-back = contacts − these. Only these rows leave the window to be grouped, fewer
+    than all contacts, which is most of the cost of grouping after a window on SQLite.
+    """
+    c = cx.c
+    window = {"partition_by": (c.agent_id, c.work_day), "order_by": (c.work_start, c.work_end)}
+    gap = (c.work_start - func.lag(c.work_end).over(**window)).label("gap")
+    seq = select(c.agent_id, c.work_day, gap).subquery("seq")
+    return (
+        select(seq.c.agent_id, seq.c.work_day.label("day"), func.count().label("not_b2b"))
+        .where(or_(seq.c.gap.is_(None), seq.c.gap > settings.back_to_back_seconds))
+        .group_by(seq.c.agent_id, seq.c.work_day)
+        .subquery("nb2b")
+    )
+
+
+def _chat_concurrency(cx):
+    """Time-weighted mean of open chats: summed chat time ÷ time with at least one chat open.
+
+    The time with a chat open is the length of the union of the day's chat spans; a sweep in
+    start order gets it without building islands: each span adds the part of it beyond the
+    furthest end of the spans before it.
+    """
+    c = cx.c
+    reach = func.max(c.work_end).over(
+        partition_by=(c.agent_id, c.work_day), order_by=(c.work_start, c.work_end), rows=(None, -1)
+    )
+    swept = (
+        select(c.agent_id, c.work_day, c.work_start, c.work_end, reach.label("reach"))
+        .where(c.channel.in_(CONCURRENT_CHANNELS), c.work_end > c.work_start)
+        .subquery("chats")
+    )
+    s = swept.c
+    beyond = _beyond_reach(s.work_start, s.work_end, s.reach)
+    return (
+        select(
+            s.agent_id,
+            s.work_day.label("day"),
+            (func.sum(s.work_end - s.work_start) * 1.0 / func.sum(beyond)).label("chat_concurrency"),
+        )
+        .group_by(s.agent_id, s.work_day)
+        .subquery("conc")
     )
 
 
 def _islands(rows, gap_seconds: float, name: str):
     """Merge a day's [t0, t1] spans that overlap or lie closer than ``gap_seconds`` (gaps and islands).
 
-    Returns one row per island: agent_id, day, island number, start, end and the summed span length.
+    Returns one row per island: agent_id, day, island number, start, end and the summed span length,
+    as a CTE: the caller reads it twice, and it is worked out once.
     """
     order = (rows.c.t0, rows.c.t1)
     part = (rows.c.agent_id, rows.c.day)
@@ -181,47 +286,30 @@ def _islands(rows, gap_seconds: float, name: str):
             func.sum(n.t1 - n.t0).label("busy"),
         )
         .group_by(n.agent_id, n.day, n.island)
-        .subquery(name)
-    )
-
-
-def _chat_concurrency(cx):
-    """Time-weighted mean of open chats: summed chat time ÷ time with at least one chat open."""
-    chats = select(cx.c.agent_id, cx.c.day, cx.c.t0, cx.c.t1).where(
-        cx.c.channel.in_(CONCURRENT_CHANNELS), cx.c.t1 > cx.c.t0
-    )
-    spans = _islands(chats.subquery("chats"), 1e-9, "chat_isl")
-    open_time = func.sum(spans.c.s1 - spans.c.s0)
-    return (
-        select(
-            spans.c.agent_id,
-            spans.c.day,
-            case((open_time > 0, func.sum(spans.c.busy) * 1.0 / open_time)).label("chat_concurrency"),
-        )
-        .group_by(spans.c.agent_id, spans.c.day)
-        .subquery("conc")
+        .cte(name)
     )
 
 
 def _statuses(scope: Scope):
-    s, a = AgentStatusInterval.__table__.c, Agent.__table__.c
+    """On-queue and break intervals in scope, on the agent's local day stamped at ingest."""
+    s = AgentStatusInterval.__table__.c
     where = [
         s.deleted.is_(False),
         s.ended_at > s.started_at,
         s.status.in_(ON_QUEUE + BREAKS),
         scope.agents(s.agent_id),
+        s.work_day.is_not(None),
     ]
-    if scope.window_start is not None:
-        where.append(s.started_at >= scope.window_start)
+    if scope.since is not None:
+        where.append(s.work_day >= scope.since)
     return (
         select(
             s.agent_id,
-            func.ax_local_date(s.started_at, a.timezone, type_=Date).label("day"),
+            s.work_day.label("day"),
             s.status,
             epoch_seconds(s.started_at).label("t0"),
             epoch_seconds(s.ended_at).label("t1"),
         )
-        .select_from(AgentStatusInterval.__table__.join(Agent.__table__, a.id == s.agent_id))
         .where(and_(*where))
         .cte("st")
     )
@@ -249,43 +337,43 @@ def _stretches(st, settings: Settings):
 
 
 def _stretch_totals(stretch, cx):
-    """Longest stretch, and the most hard contacts that started within one stretch."""
+    """Longest stretch, and the most hard contacts that started within one stretch.
+
+    Each stretch counts the hard contacts of its agent that started within [s0, s1] on the
+    stretch's (first) local day: an equi-join on (agent, day), which PostgreSQL hashes and SQLite
+    answers from ``ix_contact_agent_work`` as a range of work starts, then the range test.
+    """
+    s, c = stretch.c, cx.c
     hard_in = (
-        select(stretch.c.agent_id, stretch.c.day, stretch.c.island, func.count().label("hard"))
+        select(s.agent_id, s.day, s.island, func.count().label("hard"))
         .select_from(
             stretch.join(
                 cx,
                 and_(
-                    cx.c.agent_id == stretch.c.agent_id,
-                    # same local day: an equi-join the planner can hash (a stretch crossing midnight
-                    # counts only the contacts that started on its first day)
-                    cx.c.day == stretch.c.day,
-                    cx.c.t0 >= stretch.c.s0,
-                    cx.c.t0 <= stretch.c.s1,
-                    cx.c.hard == 1,
+                    c.agent_id == s.agent_id,
+                    c.work_day == s.day,
+                    c.work_start >= s.s0,
+                    c.work_start <= s.s1,
+                    c.hard,
                 ),
             )
         )
-        .group_by(stretch.c.agent_id, stretch.c.day, stretch.c.island)
+        .group_by(s.agent_id, s.day, s.island)
         .subquery("hard_in")
     )
     joined = stretch.outerjoin(
         hard_in,
-        and_(
-            hard_in.c.agent_id == stretch.c.agent_id,
-            hard_in.c.day == stretch.c.day,
-            hard_in.c.island == stretch.c.island,
-        ),
+        and_(hard_in.c.agent_id == s.agent_id, hard_in.c.day == s.day, hard_in.c.island == s.island),
     )
     return (
         select(
-            stretch.c.agent_id,
-            stretch.c.day,
-            _seconds(func.max(stretch.c.s1 - stretch.c.s0)).label("longest_stretch_seconds"),
+            s.agent_id,
+            s.day,
+            _seconds(func.max(s.s1 - s.s0)).label("longest_stretch_seconds"),
             func.coalesce(func.max(hard_in.c.hard), 0).label("hard_since_break_max"),
         )
         .select_from(joined)
-        .group_by(stretch.c.agent_id, stretch.c.day)
+        .group_by(s.agent_id, s.day)
         .subquery("strt")
     )
 
@@ -320,73 +408,131 @@ BASE_COLUMNS = (
 )
 
 
-def agent_day_select(scope: Scope, settings: Settings, computed_at: datetime) -> Select:
+# Every per-day column the parts of agent_day_select provide (each part some of them).
+_PART_COLUMNS = (
+    "contacts",
+    "contacts_email",
+    "contacts_chat",
+    "contacts_phone",
+    "contacts_other",
+    "handle_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "wrap_seconds",
+    "hard_contacts",
+    "csat_sum",
+    "csat_count",
+    "not_b2b",
+    "chat_concurrency",
+    "on_queue_seconds",
+    "break_seconds",
+    "logged_in_seconds",
+    "longest_stretch_seconds",
+    "hard_since_break_max",
+)
+
+
+def _stacked(parts: list[Any]):
+    """The per-day parts as one row per agent-day.
+
+    Each part is stacked (UNION ALL, the other parts' columns NULL) and grouped once, instead of
+    a union of keys outer-joined to each part: that form read every part twice. Every agent-day
+    has contacts or status intervals, and every one with a stretch, back-to-back or chat row also
+    has one of those, so the keys are the same. An agent-day has at most one row per part, so
+    MAX just picks it.
+    """
+
+    def value(sub, name: str):
+        if name in sub.c:
+            return sub.c[name]
+        return cast(null(), Float if name == "chat_concurrency" else Integer)
+
+    stack = union_all(
+        *(
+            select(sub.c.agent_id, sub.c.day, *(value(sub, n).label(n) for n in _PART_COLUMNS))
+            for sub in parts
+        )
+    ).subquery("stack")
+    return (
+        select(stack.c.agent_id, stack.c.day, *(func.max(stack.c[n]).label(n) for n in _PART_COLUMNS))
+        .group_by(stack.c.agent_id, stack.c.day)
+        .subquery("parts")
+    )
+
+
+def _contact_parts(cx, settings: Settings, dialect: str) -> list[Any]:
+    """The per-day parts from contacts, in the shape each back end runs fastest.
+
+    PostgreSQL windows and groups cheaply in one pass. SQLite has to sort again to group what
+    leaves a window, so it groups the totals straight off the index, and only the contacts that
+    are not back-to-back, and the chats, go through a window.
+    """
+    if dialect == "postgresql":
+        return [_contact_day_pass(cx, settings)]
+    return [_contact_totals(cx), _not_back_to_back(cx, settings), _chat_concurrency(cx)]
+
+
+def agent_day_select(
+    scope: Scope, settings: Settings, computed_at: datetime, dialect: str = "postgresql"
+) -> Select:
     """Every agent-day in ``scope`` with its per-day indicators, in :data:`BASE_COLUMNS` order."""
     cx = _contacts(scope)
     st = _statuses(scope)
-    ct = _contact_totals(cx, settings)
-    conc = _chat_concurrency(cx)
-    stt = _status_totals(st)
-    strt = _stretch_totals(_stretches(st, settings), cx)
-    keys = union(select(ct.c.agent_id, ct.c.day), select(stt.c.agent_id, stt.c.day)).subquery("keys")
+    parts = _stacked(
+        [
+            *_contact_parts(cx, settings, dialect),
+            _status_totals(st),
+            _stretch_totals(_stretches(st, settings), cx),
+        ]
+    )
+    p = parts.c
     a = Agent.__table__.c
 
-    def on_key(sub):
-        return and_(sub.c.agent_id == keys.c.agent_id, sub.c.day == keys.c.day)
-
-    handle = func.coalesce(ct.c.handle_seconds, 0)
-    on_queue = stt.c.on_queue_seconds
+    contacts = func.coalesce(p.contacts, 0)
+    handle = func.coalesce(p.handle_seconds, 0)
+    on_queue = p.on_queue_seconds
     scheduled = _seconds(a.scheduled_hours_per_day * 3600)
     occupancy = case(
         (on_queue > 0, case((handle < on_queue, handle), else_=on_queue) * 1.0 / on_queue), else_=null()
     )
     overtime = case(
-        (stt.c.logged_in_seconds > scheduled, stt.c.logged_in_seconds - scheduled),
-        (stt.c.logged_in_seconds.is_not(None), 0),
+        (p.logged_in_seconds > scheduled, p.logged_in_seconds - scheduled),
+        (p.logged_in_seconds.is_not(None), 0),
         else_=null(),
     )
-    query = (
+    return (
         select(
-            keys.c.agent_id,
-            keys.c.day,
-            func.coalesce(ct.c.contacts, 0),
-            func.coalesce(ct.c.contacts_email, 0),
-            func.coalesce(ct.c.contacts_chat, 0),
-            func.coalesce(ct.c.contacts_phone, 0),
-            func.coalesce(ct.c.contacts_other, 0),
+            p.agent_id,
+            p.day,
+            contacts,
+            func.coalesce(p.contacts_email, 0),
+            func.coalesce(p.contacts_chat, 0),
+            func.coalesce(p.contacts_phone, 0),
+            func.coalesce(p.contacts_other, 0),
             handle,
-            func.coalesce(ct.c.talk_seconds, 0),
-            func.coalesce(ct.c.hold_seconds, 0),
-            func.coalesce(ct.c.wrap_seconds, 0),
-            func.coalesce(ct.c.hard_contacts, 0),
-            func.coalesce(ct.c.csat_sum, 0),
-            func.coalesce(ct.c.csat_count, 0),
-            func.coalesce(ct.c.back_to_back, 0),
-            conc.c.chat_concurrency,
+            func.coalesce(p.talk_seconds, 0),
+            func.coalesce(p.hold_seconds, 0),
+            func.coalesce(p.wrap_seconds, 0),
+            func.coalesce(p.hard_contacts, 0),
+            func.coalesce(p.csat_sum, 0),
+            func.coalesce(p.csat_count, 0),
+            contacts - func.coalesce(p.not_b2b, 0),
+            p.chat_concurrency,
             on_queue,
-            stt.c.break_seconds,
-            stt.c.logged_in_seconds,
+            p.break_seconds,
+            p.logged_in_seconds,
             scheduled,
             overtime,
             occupancy,
-            strt.c.longest_stretch_seconds,
-            strt.c.hard_since_break_max,
+            p.longest_stretch_seconds,
+            p.hard_since_break_max,
             literal(0),
             literal(computed_at, AgentDay.__table__.c.computed_at.type),
         )
-        .select_from(
-            keys.join(Agent.__table__, a.id == keys.c.agent_id)
-            .outerjoin(ct, on_key(ct))
-            .outerjoin(conc, on_key(conc))
-            .outerjoin(stt, on_key(stt))
-            .outerjoin(strt, on_key(strt))
-        )
+        .select_from(parts.join(Agent.__table__, a.id == p.agent_id))
         .add_cte(cx)
         .add_cte(st)
     )
-    if scope.since is not None:
-        query = query.where(keys.c.day >= scope.since)
-    return query
 
 
 def rebuild_agent_days(conn: Connection, scope: Scope, settings: Settings, computed_at: datetime) -> int:
@@ -396,7 +542,7 @@ def rebuild_agent_days(conn: Connection, scope: Scope, settings: Settings, compu
     if scope.since is not None:
         stale = stale.where(table.c.day >= scope.since)
     conn.execute(stale)
-    rows = agent_day_select(scope, settings, computed_at)
+    rows = agent_day_select(scope, settings, computed_at, conn.dialect.name)
     conn.execute(insert(table).from_select(list(BASE_COLUMNS), rows))
     # rowcount of INSERT … SELECT is not reported by every driver; count what the scope holds.
     written = select(func.count()).select_from(table).where(scope.agents(table.c.agent_id))

@@ -13,22 +13,24 @@ adds their survey signals at read time (:mod:`ax.risk_view`).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.engine import Connection
 
+from ax.baselines import history_start
 from ax.indicators import Scope
 from ax.settings import Settings
 from db.models import AgentDay, AgentRisk
 from db.sqlfuncs import day_number
+from db.upsert import bulk_upsert
 
 RECENT_DAYS = 5
-# Calendar days read before ``since`` so its first days still see 5 working days and a full week.
-_LOOKBACK = timedelta(days=14)
+# The rolling week: this day and the 6 calendar days before it.
+WEEK_BEFORE = timedelta(days=6)
 
 
 class Level(StrEnum):
@@ -46,7 +48,8 @@ class Driver:
     source: str = "workload"
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies, a cost paid for every driver of every day.
+        return {"key": self.key, "text": self.text, "source": self.source}
 
 
 def workload_level(points: int, settings: Settings) -> Level:
@@ -132,8 +135,13 @@ def _signals(scope: Scope, settings: Settings):
         return func.sum(case((condition, 1), else_=0)).over(**recent)
 
     where = [scope.agents(d.agent_id)]
+    source = AgentDay.__table__
     if scope.since is not None:
-        where.append(d.day >= scope.since - _LOOKBACK)
+        # Exactly what the windows of the days from ``since`` on look at: the 4 working days and
+        # the 6 calendar days before it.
+        history = history_start(scope, RECENT_DAYS - 1)
+        source = source.join(history, history.c.agent_id == d.agent_id)
+        where.append(or_(d.day >= history.c.first, d.day >= scope.since - WEEK_BEFORE))
     inner = (
         select(
             d.agent_id,
@@ -155,6 +163,7 @@ def _signals(scope: Scope, settings: Settings):
             .over(**week)
             .label("scheduled_7d"),
         )
+        .select_from(source)
         .where(and_(*where))
         .subquery("signals")
     )
@@ -164,13 +173,18 @@ def _signals(scope: Scope, settings: Settings):
     return query
 
 
+_NO_DRIVERS = json.dumps([])
+
+
 def rebuild_risk(conn: Connection, scope: Scope, settings: Settings, computed_at: datetime) -> int:
-    """Replace the stored (workload-only) risk levels for the agent-days in ``scope``."""
+    """Replace the stored (workload-only) risk levels for the agent-days in ``scope``; returns the
+    rows written (every agent-day in scope gets one)."""
     table = AgentRisk.__table__
     stale = delete(table).where(scope.agents(table.c.agent_id))
     if scope.since is not None:
         stale = stale.where(table.c.day >= scope.since)
     conn.execute(stale)
+    written = 0
     rows = []
     for signal in conn.execute(_signals(scope, settings)):
         drivers = workload_drivers(signal, settings)
@@ -180,19 +194,33 @@ def rebuild_risk(conn: Connection, scope: Scope, settings: Settings, computed_at
                 "day": signal.day,
                 "level": workload_level(len(drivers), settings).value,
                 "points": len(drivers),
-                "drivers": json.dumps([driver.to_dict() for driver in drivers]),
+                "drivers": json.dumps([driver.to_dict() for driver in drivers]) if drivers else _NO_DRIVERS,
                 "computed_at": computed_at,
             }
         )
-        if len(rows) >= 5000:
-            conn.execute(insert(table), rows)
-            rows.clear()
-    if rows:
-        conn.execute(insert(table), rows)
-    written = select(func.count()).select_from(table).where(scope.agents(table.c.agent_id))
-    if scope.since is not None:
-        written = written.where(table.c.day >= scope.since)
-    return conn.execute(written).scalar_one()
+        if len(rows) >= _INSERT_BATCH:
+            written += _insert(conn, rows)
+    return written + _insert(conn, rows)
+
+
+_INSERT_BATCH = 5000
+_RISK_COLUMNS = ("agent_id", "day", "level", "points", "drivers", "computed_at")
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Write ``rows`` (and empty the list): COPY on PostgreSQL, where even batched INSERTs cost
+    tens of microseconds a row; SQLite's executemany is already fast. The rows in scope were just
+    deleted, so nothing conflicts."""
+    count = len(rows)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY agent_risk ({', '.join(_RISK_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in _RISK_COLUMNS])
+    elif rows:
+        bulk_upsert(conn, AgentRisk.__table__, rows, key=("agent_id", "day"), batch_size=_INSERT_BATCH)
+    rows.clear()
+    return count
 
 
 def stored_drivers(risk: AgentRisk) -> list[Driver]:

@@ -7,7 +7,10 @@ team-day that had live contacts and writes the answers back with one ``executema
 Which day
     Workload columns roll up ``agent_day`` rows, whose day is each agent's *local* day. Teams have
     no timezone, so contacts and queue snapshots are placed on days of the org timezone
-    (``AX_TIMEZONE``) through ``ax_local_date(ts, tz)``, the function both back ends provide.
+    (``AX_TIMEZONE``). Python works out the zone's UTC offsets (and the instants they change) for
+    the span the data covers, and SQL shifts each timestamp by the offset in force and takes its
+    date (:class:`shifted_date`): plain date arithmetic on both back ends, no per-row function
+    call into Python on SQLite.
 
 Which hour (for the peak hour)
     There is no ``ax_local_hour`` function, and none is added. Hour ``h`` of a local day ``D`` is
@@ -27,8 +30,10 @@ Live channels
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -39,7 +44,6 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
-    bindparam,
     case,
     cast,
     delete,
@@ -49,7 +53,7 @@ from sqlalchemy import (
     or_,
     select,
     union,
-    update,
+    union_all,
 )
 from sqlalchemy.engine import Connection
 
@@ -64,12 +68,13 @@ from db.models import (
     TeamDay,
     TeamMembership,
 )
-from db.sqlfuncs import epoch_seconds
-from db.types import utcnow
+from db.sqlfuncs import epoch_seconds, from_epoch, seconds_between, shifted_date
+from db.types import UTCDateTime, utcnow
 
 LIVE_CHANNELS = ("phone", "chat", "messaging")
 ON_QUEUE_STATUSES = ("online", "available", "busy")
 HOUR_SECONDS = 3600
+DAY_SECONDS = 86400
 # A local day starts at the earliest 14 h before UTC midnight of the same date (UTC+14).
 MAX_AHEAD = timedelta(hours=14)
 
@@ -111,19 +116,69 @@ def _hour_bucket(ts: ColumnElement, day: ColumnElement, runs: list[tuple[date, i
     return (epoch_seconds(ts) + _offset_of_day(day, runs)) // HOUR_SECONDS
 
 
+def _offset_at_second(zone: ZoneInfo, epoch: int) -> int:
+    offset = datetime.fromtimestamp(epoch, UTC).astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def offset_changes(zone: ZoneInfo, first: date, last: date) -> list[tuple[datetime | None, int]]:
+    """The zone's UTC offset from a day before ``first`` to two days after ``last``: ``(from,
+    offset)`` pairs, oldest first, ``from`` the UTC instant it takes effect (None for the first).
+
+    Days are checked at UTC midnight; where the offset differs from the day before, the second
+    it changed is found by bisection (zones change their offset at most once a day)."""
+    day = datetime.combine(first - timedelta(days=1), time(), UTC)
+    end = datetime.combine(last + timedelta(days=2), time(), UTC)
+    lo = int(day.timestamp())
+    changes: list[tuple[datetime | None, int]] = [(None, _offset_at_second(zone, lo))]
+    while day < end:
+        day += timedelta(days=1)
+        hi = int(day.timestamp())
+        if _offset_at_second(zone, hi) != changes[-1][1]:
+            a, b = lo, hi  # offset(a) is the old one, offset(b) the new one
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (mid, b) if _offset_at_second(zone, mid) == changes[-1][1] else (a, mid)
+            changes.append((datetime.fromtimestamp(b, UTC), _offset_at_second(zone, b)))
+        lo = hi
+    return changes
+
+
+def _offset_at(ts: ColumnElement, changes: list[tuple[datetime | None, int]]) -> ColumnElement[int]:
+    """SQL for the UTC offset in force at timestamp column ``ts``."""
+    if len(changes) == 1:
+        return literal(changes[0][1], Integer)
+    whens = [
+        (ts < literal(start, UTCDateTime()), literal(prev, Integer))
+        for (start, _), (_, prev) in zip(changes[1:], changes, strict=False)
+    ]
+    return case(*whens, else_=literal(changes[-1][1], Integer))
+
+
+def _local_day(ts: ColumnElement, changes: list[tuple[datetime | None, int]]) -> ColumnElement[date]:
+    """The org-local date of timestamp column ``ts``."""
+    return shifted_date(ts, _offset_at(ts, changes))
+
+
 def _data_days(conn: Connection, since: date | None) -> tuple[date, date] | None:
-    """First and last UTC date of live contacts and snapshots in the window, one day of margin."""
+    """First (``since`` when given) and last UTC date of contacts and snapshots, one day of margin.
+
+    Each bound is a MIN or MAX of one indexed column, which both back ends read off the index
+    (a filter, say on the channel, would make them scan the table)."""
     c = Contact.__table__.c
     s = QueueSnapshot.__table__.c
-    bounds = conn.execute(
-        select(func.min(c.created_at), func.max(c.created_at)).where(c.channel.in_(LIVE_CHANNELS))
-    ).one()
-    snap = conn.execute(select(func.min(s.at), func.max(s.at))).one()
-    lows = [v for v in (bounds[0], snap[0]) if v is not None]
-    highs = [v for v in (bounds[1], snap[1]) if v is not None]
+
+    def bound(agg, column) -> ColumnElement:
+        return select(agg(column)).scalar_subquery()
+
+    columns = [bound(func.max, c.created_at), bound(func.max, s.at)]
+    if since is None:
+        columns += [bound(func.min, c.created_at), bound(func.min, s.at)]
+    found = conn.execute(select(*columns)).one()
+    highs = [v for v in found[:2] if v is not None]
     if not highs:
         return None
-    first = since if since is not None else min(lows).date()
+    first = since if since is not None else min(v for v in found[2:] if v is not None).date()
     return first - timedelta(days=1), max(highs).date() + timedelta(days=1)
 
 
@@ -142,7 +197,13 @@ class _Parts:
     status_peak: FromClause
 
 
-def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]]) -> _Parts:
+def _parts(
+    since: date | None,
+    settings: Settings,
+    runs: list[tuple[date, int]],
+    changes: list[tuple[datetime | None, int]],
+    longest_status: int,
+) -> _Parts:
     """Build the pieces once, so the roll-up and the staffing query read the same peak hours."""
     team = Team.__table__.c
     tm = TeamMembership.__table__.c
@@ -150,7 +211,6 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
     c = Contact.__table__.c
     s = QueueSnapshot.__table__.c
     si = AgentStatusInterval.__table__.c
-    tz = literal(settings.timezone)
     window_utc = None if since is None else datetime.combine(since, time(), UTC) - MAX_AHEAD
 
     # One row per (team, agent), however many membership rows say so.
@@ -196,7 +256,7 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
     )
 
     # Live contacts of live teams, with their org-local day; then their local-hour bucket.
-    contact_day = func.ax_local_date(c.created_at, tz, type_=Date)
+    contact_day = _local_day(c.created_at, changes)
     contact_where = [
         c.deleted.is_(False),
         c.team_id.is_not(None),
@@ -227,27 +287,17 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
             _hour_bucket(dated.c.created_at, dated.c.day, runs).label("hour"),
         )
         .where(*live_where)
-        .cte("live")
+        .subquery("live")
     )
 
-    # Answered: an agent or a first response, and a known wait to judge the service level by.
+    # Per local hour, in the one pass over the live contacts: arrivals, handle sums for staffing,
+    # and answered contacts (an agent or a first response, and a known wait to judge the service
+    # level by), within the target or not.
     answered = and_(
         live.c.wait_seconds.is_not(None),
         or_(live.c.agent_id.is_not(None), live.c.first_response_at.is_not(None)),
     )
     within = and_(answered, live.c.wait_seconds <= settings.service_level_seconds)
-    service = (
-        select(
-            live.c.team_id,
-            live.c.day,
-            func.sum(case((answered, 1), else_=0)).label("answered"),
-            func.sum(case((within, 1), else_=0)).label("within"),
-        )
-        .group_by(live.c.team_id, live.c.day)
-        .subquery("service")
-    )
-
-    # Arrivals per local hour; the busiest hour wins, the earliest on a tie.
     is_chat = live.c.channel == "chat"
     timed = live.c.handle_seconds.is_not(None)
     hourly = (
@@ -256,16 +306,30 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
             live.c.day,
             live.c.hour,
             func.count().label("arrivals"),
+            func.count().filter(answered).label("answered"),
+            func.count().filter(within).label("within"),
             func.sum(case((and_(timed, ~is_chat), 1), else_=0)).label("timed"),
             func.sum(case((and_(timed, ~is_chat), live.c.handle_seconds), else_=0)).label("handle"),
             func.sum(case((and_(timed, is_chat), 1), else_=0)).label("chat_timed"),
             func.sum(case((and_(timed, is_chat), live.c.handle_seconds), else_=0)).label("chat_handle"),
         )
         .group_by(live.c.team_id, live.c.day, live.c.hour)
-        .subquery("hourly")
+        .cte("hourly")
     )
+    service = (
+        select(
+            hourly.c.team_id,
+            hourly.c.day,
+            cast(func.sum(hourly.c.answered), Integer).label("answered"),
+            cast(func.sum(hourly.c.within), Integer).label("within"),
+        )
+        .group_by(hourly.c.team_id, hourly.c.day)
+        .cte("service")
+    )
+
+    # The busiest hour wins, the earliest on a tie.
     ranked = select(
-        *hourly.c,
+        *(col for col in hourly.c if col.name not in ("answered", "within")),
         func.row_number()
         .over(
             partition_by=(hourly.c.team_id, hourly.c.day), order_by=(hourly.c.arrivals.desc(), hourly.c.hour)
@@ -280,7 +344,7 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
     )
 
     # Queue snapshots of live teams, with the same day and hour buckets as the contacts.
-    snap_day = func.ax_local_date(s.at, tz, type_=Date)
+    snap_day = _local_day(s.at, changes)
     snap_where = [s.deleted.is_(False), s.team_id.is_not(None), team.deleted.is_(False)]
     if window_utc is not None:
         snap_where.append(s.at >= window_utc)
@@ -314,7 +378,7 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
             func.max(snaps.c.longest_wait_seconds).label("longest_wait_seconds"),
         )
         .group_by(snaps.c.team_id, snaps.c.day)
-        .subquery("queue")
+        .cte("queue")
     )
     snap_peak = (
         select(peak.c.team_id, peak.c.day, func.max(snaps.c.agents_online).label("online"))
@@ -333,26 +397,57 @@ def _parts(since: date | None, settings: Settings, runs: list[tuple[date, int]])
     )
 
     # Without snapshots: members on the queue (online, available, busy) at some point of the hour.
+    # An interval lasts at most ``longest_status`` seconds, so one that overlaps the hour started
+    # between that long before the hour and its end: on one of a few UTC days (``steps`` of them
+    # from the first). Joining on (agent, UTC day the interval started) lets PostgreSQL hash the
+    # intervals and SQLite look them up through (agent_id, started_at), instead of testing every
+    # interval of every member against every peak hour; the exact conditions still decide.
+    earliest = peak.c.hour_start - longest_status
+    steps = union_all(
+        *(select(literal(j, Integer).label("j")) for j in range(longest_status // DAY_SECONDS + 2))
+    ).subquery("steps")
+    start_day = (earliest // DAY_SECONDS + steps.c.j).label("start_day")
+    candidates = (
+        select(peak.c.team_id, peak.c.day, peak.c.hour_start, members.c.agent_id, start_day)
+        .select_from(peak.join(members, members.c.team_id == peak.c.team_id).join(steps, literal(True)))
+        .where(earliest // DAY_SECONDS + steps.c.j <= (peak.c.hour_start + HOUR_SECONDS - 1) // DAY_SECONDS)
+        .subquery("candidates")
+    )
+    k = candidates.c
     status_on = [si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)]
     if window_utc is not None:
         status_on.append(si.ended_at > window_utc)
     status_peak = (
-        select(peak.c.team_id, peak.c.day, func.count(si.agent_id.distinct()).label("online"))
+        select(k.team_id, k.day, func.count(si.agent_id.distinct()).label("online"))
         .select_from(
-            peak.join(members, members.c.team_id == peak.c.team_id).join(
+            candidates.join(
                 AgentStatusInterval.__table__,
                 and_(
-                    si.agent_id == members.c.agent_id,
-                    epoch_seconds(si.started_at) < peak.c.hour_start + HOUR_SECONDS,
-                    epoch_seconds(si.ended_at) > peak.c.hour_start,
+                    si.agent_id == k.agent_id,
+                    epoch_seconds(si.started_at) // DAY_SECONDS == k.start_day,
+                    si.started_at >= from_epoch(k.hour_start - longest_status),
+                    si.started_at < from_epoch(k.hour_start + HOUR_SECONDS),
+                    epoch_seconds(si.started_at) < k.hour_start + HOUR_SECONDS,
+                    epoch_seconds(si.ended_at) > k.hour_start,
                     *status_on,
                 ),
             )
         )
-        .group_by(peak.c.team_id, peak.c.day)
+        .group_by(k.team_id, k.day)
         .subquery("status_peak")
     )
     return _Parts(workload, service, queue, peak, snap_peak, status_peak)
+
+
+def _longest_on_queue(conn: Connection) -> int:
+    """An upper bound, in whole seconds, on how long one on-queue status interval lasts."""
+    si = AgentStatusInterval.__table__.c
+    longest = conn.execute(
+        select(func.max(seconds_between(si.started_at, si.ended_at))).where(
+            si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)
+        )
+    ).scalar()
+    return max(0, math.ceil(longest or 0)) + 1
 
 
 def _on(left: FromClause, right: FromClause) -> ColumnElement[bool]:
@@ -383,8 +478,12 @@ TEAM_DAY_COLUMNS = [
 ]
 
 
-def _team_day_select(p: _Parts, computed_at: datetime) -> Select:
-    """One row per team-day with any member agent-day, live contact or snapshot in the window."""
+def _team_day_select(p: _Parts) -> Select:
+    """One row per team-day with any member agent-day, live contact or snapshot in the window:
+    the :data:`TEAM_DAY_COLUMNS` but ``computed_at``, then what staffing needs of the peak hour
+    (arrivals, handle sums by chat or not, the team's chat concurrency).
+
+    One statement: the live contacts are read, dated and bucketed once for everything."""
     keys = union(
         select(p.workload.c.team_id, p.workload.c.day),
         select(p.service.c.team_id, p.service.c.day),
@@ -398,24 +497,29 @@ def _team_day_select(p: _Parts, computed_at: datetime) -> Select:
     return select(
         keys.c.team_id,
         keys.c.day,
-        func.coalesce(w.c.agents, zero),
-        func.coalesce(w.c.contacts, zero),
-        func.coalesce(w.c.handle_seconds, zero),
+        func.coalesce(w.c.agents, zero).label("agents"),
+        func.coalesce(w.c.contacts, zero).label("contacts"),
+        func.coalesce(w.c.handle_seconds, zero).label("handle_seconds"),
         w.c.on_queue_seconds,
-        occupancy,
+        occupancy.label("occupancy"),
         w.c.logged_in_seconds,
         w.c.overtime_seconds,
-        func.coalesce(w.c.hard_contacts, zero),
-        func.coalesce(w.c.back_to_back, zero),
-        func.coalesce(w.c.over, zero),
+        func.coalesce(w.c.hard_contacts, zero).label("hard_contacts"),
+        func.coalesce(w.c.back_to_back, zero).label("back_to_back"),
+        func.coalesce(w.c.over, zero).label("agents_over_occupancy"),
         q.c.waiting_avg,
         q.c.waiting_max,
         q.c.longest_wait_seconds,
-        service_level,
-        func.coalesce(sv.c.answered, zero),
-        func.coalesce(pk.c.arrivals, zero),
-        func.coalesce(p.snap_peak.c.online, p.status_peak.c.online),
-        literal(computed_at, TeamDay.__table__.c.computed_at.type),
+        service_level.label("service_level"),
+        func.coalesce(sv.c.answered, zero).label("answered"),
+        func.coalesce(pk.c.arrivals, zero).label("peak_hour_contacts"),
+        func.coalesce(p.snap_peak.c.online, p.status_peak.c.online).label("agents_staffed"),
+        pk.c.arrivals,
+        pk.c.timed,
+        pk.c.handle,
+        pk.c.chat_timed,
+        pk.c.chat_handle,
+        w.c.chat_concurrency,
     ).select_from(
         keys.outerjoin(w, _on(keys, w))
         .outerjoin(sv, _on(keys, sv))
@@ -426,19 +530,21 @@ def _team_day_select(p: _Parts, computed_at: datetime) -> Select:
     )
 
 
-def _staffing_inputs(p: _Parts) -> Select:
-    """Per team-day peak hour: arrivals, handle sums by chat or not, and the team's concurrency."""
-    pk, w = p.peak, p.workload
-    return select(
-        pk.c.team_id,
-        pk.c.day,
-        pk.c.arrivals,
-        pk.c.timed,
-        pk.c.handle,
-        pk.c.chat_timed,
-        pk.c.chat_handle,
-        w.c.chat_concurrency,
-    ).select_from(pk.outerjoin(w, _on(pk, w)))
+def _agents_needed(row: Any, settings: Settings) -> int | None:
+    """Erlang C for the peak hour of one row of :func:`_team_day_select` (None: nothing to go on)."""
+    if row.arrivals is None:
+        return None
+    aht = peak_aht(row.handle, row.timed, row.chat_handle, row.chat_timed, row.chat_concurrency)
+    if aht is None:
+        return None
+    return required_agents(
+        arrivals=row.arrivals,
+        interval_seconds=HOUR_SECONDS,
+        aht=aht,
+        target_seconds=settings.service_level_seconds,
+        service_level_goal=settings.service_level_target,
+        max_occupancy=settings.max_occupancy,
+    ).agents
 
 
 def peak_aht(
@@ -470,36 +576,14 @@ def compute_team_days(conn: Connection, *, since: date | None, settings: Setting
     span = _data_days(conn, since)
     if span is None:
         anchor = since or computed_at.date()
-        runs = [(anchor, midnight_offset(zone, anchor))]
-    else:
-        runs = offset_runs(zone, *span)
-    parts = _parts(since, settings, runs)
-    conn.execute(insert(table).from_select(TEAM_DAY_COLUMNS, _team_day_select(parts, computed_at)))
-
-    needed = []
-    for row in conn.execute(_staffing_inputs(parts)):
-        aht = peak_aht(row.handle, row.timed, row.chat_handle, row.chat_timed, row.chat_concurrency)
-        if aht is None:
-            continue
-        staffing = required_agents(
-            arrivals=row.arrivals,
-            interval_seconds=HOUR_SECONDS,
-            aht=aht,
-            target_seconds=settings.service_level_seconds,
-            service_level_goal=settings.service_level_target,
-            max_occupancy=settings.max_occupancy,
-        )
-        needed.append({"t": row.team_id, "d": row.day, "n": staffing.agents})
-    if needed:
-        conn.execute(
-            update(table)
-            .where(table.c.team_id == bindparam("t"), table.c.day == bindparam("d"))
-            .values(agents_needed=bindparam("n")),
-            needed,
-        )
-
-    # rowcount of INSERT … SELECT is not reported by every driver; count what the window holds.
-    written = select(func.count()).select_from(table)
-    if since is not None:
-        written = written.where(table.c.day >= since)
-    return conn.execute(written).scalar_one()
+        span = (anchor, anchor)
+    runs = offset_runs(zone, *span)
+    changes = offset_changes(zone, *span)
+    rows = []
+    parts = _parts(since, settings, runs, changes, _longest_on_queue(conn))
+    for row in conn.execute(_team_day_select(parts)):
+        values = {name: getattr(row, name) for name in TEAM_DAY_COLUMNS if name != "computed_at"}
+        rows.append({**values, "agents_needed": _agents_needed(row, settings), "computed_at": computed_at})
+    if rows:
+        conn.execute(insert(table), rows)
+    return len(rows)

@@ -11,15 +11,17 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Date, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from db import models as m
 from db import records as r
+from db.stats import refresh_statistics
 from db.types import utcnow
 from db.upsert import bulk_upsert
 
@@ -65,6 +67,45 @@ def _table(model: type) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
 
+# --- stamps for the indicator compute -----------------------------------------------------------
+#
+# The compute groups an agent's contacts and status intervals by the agent's *local* day and
+# orders them by work span. Working that out per row on every run (a timezone conversion per row,
+# a Python call on SQLite) cost more than the rest of the compute, so it is stamped here, once:
+# ``work_day`` (local day the work started), ``work_start``/``work_end`` (epoch seconds, whole
+# seconds rounded down as SQL's epoch_seconds) and the contact's lowest CSAT ``rating_score``.
+# An agent whose timezone changes has their rows stamped again (see Ingestor._agents).
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
+def local_day(moment: datetime | None, timezone: str) -> date | None:
+    """The date of ``moment`` in ``timezone`` (None for None, or a naive value ingest refuses)."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def epoch_second(moment: datetime | None) -> int | None:
+    """Whole seconds since 1970 UTC, rounded down (None for None or a naive value)."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    return (moment - _EPOCH) // _SECOND
+
+
+def work_stamps(record: r.ContactRecord, timezone: str | None) -> dict[str, Any]:
+    """A contact's work day (when it has an agent) and work span: it starts at the first response
+    (or creation) and lasts its handle time."""
+    start = record.first_response_at or record.created_at
+    begin = epoch_second(start)
+    return {
+        "work_day": local_day(start, timezone) if timezone is not None else None,
+        "work_start": begin,
+        "work_end": None if begin is None else begin + (record.handle_seconds or 0),
+    }
+
+
 class _RefResolver:
     """Maps a source's external ids to row ids, creating placeholder rows for unknown ones.
 
@@ -75,20 +116,25 @@ class _RefResolver:
     def __init__(self, source: str) -> None:
         self.source = source
         self._known: dict[str, dict[str, int]] = {"agent": {}, "team": {}, "survey": {}}
+        self.timezones: dict[int, str] = {}  # agent row id -> timezone, for the work-day stamps
 
     def forget(self) -> None:
         for cache in self._known.values():
             cache.clear()
+        self.timezones.clear()
 
     def _select(self, conn: Connection, table: Table, wanted: list[str], cache: dict[str, int]) -> None:
+        agents = table.name == "agent"
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
+            columns = [table.c.external_id, table.c.id, *([table.c.timezone] if agents else [])]
             rows = conn.execute(
-                select(table.c.external_id, table.c.id).where(
-                    table.c.source == self.source, table.c.external_id.in_(chunk)
-                )
+                select(*columns).where(table.c.source == self.source, table.c.external_id.in_(chunk))
             )
-            cache.update({ext: row_id for ext, row_id in rows})
+            for row in rows:
+                cache[row[0]] = row[1]
+                if agents:
+                    self.timezones[row[1]] = row[2]
 
     def ids(
         self,
@@ -132,6 +178,10 @@ class _RefResolver:
         return cache
 
 
+# What ingest looks rows up in by (source, external id) before writing over them.
+_ANALYZED = ("contact", "agent_status_interval", "csat_rating")
+
+
 class Ingestor:
     """Writes pages of normalized records from one source into the store."""
 
@@ -148,6 +198,7 @@ class Ingestor:
         for record in records:
             by_type[type(record)].append(record)
         result = PageResult()
+        refresh_statistics(self.engine, _ANALYZED)
         # Stamped on activity rows so the incremental compute finds the agent-days this page touched.
         self._synced_at = utcnow()
         try:
@@ -235,7 +286,74 @@ class Ingestor:
             }
             for a in recs
         ]
+        before = self._stored_timezones(conn, [row["external_id"] for row in rows])
         self._put(conn, m.Agent, rows, result)
+        for row in rows:
+            stored = before.get(row["external_id"])
+            if stored is not None and stored[1] != row["timezone"]:
+                self._restamp(conn, stored[0], row["timezone"])
+
+    def _stored_timezones(self, conn: Connection, external_ids: list[str]) -> dict[str, tuple[int, str]]:
+        agent = _table(m.Agent)
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(external_ids), _IN_CHUNK):
+            query = select(agent.c.external_id, agent.c.id, agent.c.timezone).where(
+                agent.c.source == self.source,
+                agent.c.external_id.in_(external_ids[start : start + _IN_CHUNK]),
+            )
+            found.update({ext: (agent_id, tz) for ext, agent_id, tz in conn.execute(query)})
+        return found
+
+    def _restamp(self, conn: Connection, agent_id: int, timezone: str) -> None:
+        """An agent's timezone changed (a placeholder's UTC included): their local days move.
+
+        Their rows get new work days, and the first day before and after is noted for the
+        compute (:class:`db.models.ComputePending`), which rebuilds them from there: a day that
+        no longer exists under the new timezone goes, the days the work moved to come.
+        """
+        log.info("agent %s moved to timezone %s: re-stamping their work days", agent_id, timezone)
+        contact, status = _table(m.Contact), _table(m.AgentStatusInterval)
+        start = func.coalesce(contact.c.first_response_at, contact.c.created_at)
+        restamps = (
+            (contact, func.ax_local_date(start, timezone, type_=Date)),
+            (status, func.ax_local_date(status.c.started_at, timezone, type_=Date)),
+        )
+        firsts: list[date] = []
+        for table, day in restamps:
+            mine = table.c.agent_id == agent_id
+            before = conn.execute(select(func.min(table.c.work_day)).where(mine)).scalar()
+            conn.execute(update(table).where(mine).values(work_day=day))
+            after = conn.execute(select(func.min(table.c.work_day)).where(mine)).scalar()
+            firsts += [d for d in (before, after) if d is not None]
+        if firsts:
+            self._note_pending(conn, [(agent_id, min(firsts))])
+        self._refs.timezones[agent_id] = timezone
+
+    def _moved_away(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Note the agent-days that stored rows about to be overwritten by ``rows`` leave: a contact
+        handed to another agent, a first response that moves its work to another day."""
+        stored: dict[str, tuple[int | None, date | None]] = {}
+        wanted = [row["external_id"] for row in rows]
+        for start in range(0, len(wanted), _IN_CHUNK):
+            query = select(table.c.external_id, table.c.agent_id, table.c.work_day).where(
+                table.c.source == self.source, table.c.external_id.in_(wanted[start : start + _IN_CHUNK])
+            )
+            stored.update({ext: (agent_id, day) for ext, agent_id, day in conn.execute(query)})
+        left = {
+            old
+            for row in rows
+            if (old := stored.get(row["external_id"])) is not None
+            and None not in old
+            and old != (row["agent_id"], row["work_day"])
+        }
+        self._note_pending(conn, sorted(left))  # type: ignore[arg-type]
+
+    def _note_pending(self, conn: Connection, agent_days: list[tuple[int, date]]) -> None:
+        if agent_days:
+            conn.execute(
+                insert(_table(m.ComputePending)),
+                [{"agent_id": a, "day": d, "noted_at": self._synced_at} for a, d in agent_days],
+            )
 
     def _memberships(self, conn: Connection, recs: list[r.MembershipRecord], result: PageResult) -> None:
         teams = self._refs.ids(conn, "team", (x.team_external_id for x in recs), result)
@@ -268,34 +386,84 @@ class Ingestor:
     def _contacts(self, conn: Connection, recs: list[r.ContactRecord], result: PageResult) -> None:
         agents = self._refs.ids(conn, "agent", (c.agent_external_id for c in recs), result)
         teams = self._refs.ids(conn, "team", (c.team_external_id for c in recs), result)
+        timezones = self._refs.timezones
+        ratings = self._lowest_ratings(conn, [c.external_id for c in recs])
         src = self.source
-        rows = [
-            {
-                "source": src,
-                "external_id": c.external_id,
-                "channel": c.channel,
-                "queue": c.queue,
-                "team_id": teams.get(c.team_external_id) if c.team_external_id else None,
-                "agent_id": agents.get(c.agent_external_id) if c.agent_external_id else None,
-                "created_at": c.created_at,
-                "first_response_at": c.first_response_at,
-                "solved_at": c.solved_at,
-                "updated_at": c.updated_at,
-                "handle_seconds": c.handle_seconds,
-                "talk_seconds": c.talk_seconds,
-                "hold_seconds": c.hold_seconds,
-                "wrap_seconds": c.wrap_seconds,
-                "wait_seconds": c.wait_seconds,
-                "csat": c.csat,
-                "sentiment": c.sentiment,
-                "escalated": c.escalated,
-                "reopened": c.reopened,
-                "deleted": c.deleted,
-                "synced_at": self._synced_at,
-            }
-            for c in recs
-        ]
+        rows = []
+        for c in recs:
+            agent_id = agents.get(c.agent_external_id) if c.agent_external_id else None
+            rows.append(
+                {
+                    "source": src,
+                    "external_id": c.external_id,
+                    "channel": c.channel,
+                    "queue": c.queue,
+                    "team_id": teams.get(c.team_external_id) if c.team_external_id else None,
+                    "agent_id": agent_id,
+                    "created_at": c.created_at,
+                    "first_response_at": c.first_response_at,
+                    "solved_at": c.solved_at,
+                    "updated_at": c.updated_at,
+                    "handle_seconds": c.handle_seconds,
+                    "talk_seconds": c.talk_seconds,
+                    "hold_seconds": c.hold_seconds,
+                    "wrap_seconds": c.wrap_seconds,
+                    "wait_seconds": c.wait_seconds,
+                    "csat": c.csat,
+                    "sentiment": c.sentiment,
+                    "escalated": c.escalated,
+                    "reopened": c.reopened,
+                    "deleted": c.deleted,
+                    "synced_at": self._synced_at,
+                    **work_stamps(c, timezones.get(agent_id, "UTC") if agent_id is not None else None),
+                    "rating_score": ratings.get(c.external_id),
+                }
+            )
+        self._moved_away(conn, _table(m.Contact), rows)
         self._put(conn, m.Contact, rows, result)
+
+    def _lowest_ratings(self, conn: Connection, contact_ids: list[str]) -> dict[str, int]:
+        """The lowest live rating of each of these contacts that has one (ratings can come first)."""
+        rating = _table(m.CsatRating)
+        found: dict[str, int] = {}
+        for start in range(0, len(contact_ids), _IN_CHUNK):
+            query = (
+                select(rating.c.contact_external_id, func.min(rating.c.score))
+                .where(
+                    rating.c.source == self.source,
+                    rating.c.contact_external_id.in_(contact_ids[start : start + _IN_CHUNK]),
+                    rating.c.deleted.is_(False),
+                )
+                .group_by(rating.c.contact_external_id)
+            )
+            found.update(dict(conn.execute(query).all()))
+        return found
+
+    def _refresh_ratings(self, conn: Connection, contact_ids: Iterable[str]) -> None:
+        """Set ``rating_score`` of these contacts from their live ratings; a contact whose score
+        changes gets a new synced_at, so the compute rebuilds its day (the one a rating moved away
+        from included)."""
+        contact, rating = _table(m.Contact), _table(m.CsatRating)
+        lowest = (
+            select(func.min(rating.c.score))
+            .where(
+                rating.c.source == contact.c.source,
+                rating.c.contact_external_id == contact.c.external_id,
+                rating.c.deleted.is_(False),
+            )
+            .scalar_subquery()
+        )
+        wanted = sorted(set(contact_ids))
+        for start in range(0, len(wanted), _IN_CHUNK):
+            conn.execute(
+                update(contact)
+                .where(
+                    contact.c.source == self.source,
+                    contact.c.external_id.in_(wanted[start : start + _IN_CHUNK]),
+                    contact.c.rating_score.is_distinct_from(lowest),
+                )
+                .values(rating_score=lowest, synced_at=self._synced_at)
+            )
 
     def _segments(self, conn: Connection, recs: list[r.WorkSegmentRecord], result: PageResult) -> None:
         agents = self._refs.ids(conn, "agent", (s.agent_external_id for s in recs), result)
@@ -326,9 +494,13 @@ class Ingestor:
                 "ended_at": s.ended_at,
                 "deleted": s.deleted,
                 "synced_at": self._synced_at,
+                "work_day": local_day(
+                    s.started_at, self._refs.timezones.get(agents[s.agent_external_id], "UTC")
+                ),
             }
             for s in recs
         ]
+        self._moved_away(conn, _table(m.AgentStatusInterval), rows)
         self._put(conn, m.AgentStatusInterval, rows, result)
 
     def _queues(self, conn: Connection, recs: list[r.QueueSnapshotRecord], result: PageResult) -> None:
@@ -365,7 +537,21 @@ class Ingestor:
             }
             for c in recs
         ]
+        moved_from = self._rated_contacts(conn, [row["external_id"] for row in rows])
         self._put(conn, m.CsatRating, rows, result)
+        self._refresh_ratings(conn, [row["contact_external_id"] for row in rows] + moved_from)
+
+    def _rated_contacts(self, conn: Connection, rating_ids: list[str]) -> list[str]:
+        """The contacts these ratings are stored against (before an update may point them elsewhere)."""
+        rating = _table(m.CsatRating)
+        found: list[str] = []
+        for start in range(0, len(rating_ids), _IN_CHUNK):
+            query = select(rating.c.contact_external_id).where(
+                rating.c.source == self.source,
+                rating.c.external_id.in_(rating_ids[start : start + _IN_CHUNK]),
+            )
+            found.extend(conn.execute(query).scalars())
+        return found
 
     def _answers(self, conn: Connection, recs: list[r.PulseAnswerRecord], result: PageResult) -> None:
         agents = self._refs.ids(conn, "agent", (a.agent_external_id for a in recs), result)
@@ -407,6 +593,8 @@ class Ingestor:
                     .values(**values)
                 )
             result.rows[f"{kind} deleted"] += len(ids)
+            if kind == _table(m.CsatRating).name:
+                self._refresh_ratings(conn, self._rated_contacts(conn, ids))
 
     def _save_cursor(self, conn: Connection, stream: str, cursor: str | None, rows: int) -> None:
         state = _table(m.SyncState)

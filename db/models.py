@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -83,6 +83,25 @@ class TeamMembership(SourceKeyed, table=True):
     agent_id: int = Field(foreign_key="agent.id", index=True)
 
 
+# What the agent-day compute reads of a contact, in the order of ix_contact_agent_work.
+CONTACT_WORK_COLUMNS = (
+    "agent_id",
+    "work_day",
+    "work_start",
+    "work_end",
+    "deleted",
+    "channel",
+    "handle_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "wrap_seconds",
+    "csat",
+    "rating_score",
+    "sentiment",
+    "escalated",
+)
+
+
 class Contact(SourceKeyed, table=True):
     """A ticket, call, chat or message, with its handling agent and handle time split."""
 
@@ -90,6 +109,11 @@ class Contact(SourceKeyed, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_contact_source_ext"),
         Index("ix_contact_agent_created", "agent_id", "created_at"),
+        # The indicator compute reads an agent's contacts by local work day, in work span order,
+        # from this index alone (it holds every column the compute reads: no table look-ups).
+        Index("ix_contact_agent_work", *CONTACT_WORK_COLUMNS),
+        # Which agents and days rows synced since the last compute touch, off the index alone.
+        Index("ix_contact_synced_work", "synced_at", "agent_id", "work_day"),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
@@ -109,7 +133,15 @@ class Contact(SourceKeyed, table=True):
     sentiment: float | None = Field(default=None, description="customer text, -1..1")
     escalated: bool = False
     reopened: bool = False
-    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Stamped at ingest so the indicator compute needs no timezone maths or rating look-ups per row:
+    # the agent's local day and the epoch seconds the work started (first response, else creation)
+    # and ended (start + handle time), and the lowest score of the contact's CSAT ratings (kept up
+    # to date as ratings arrive).
+    work_day: date | None = None
+    work_start: int | None = Field(default=None, sa_type=BigInteger)
+    work_end: int | None = Field(default=None, sa_type=BigInteger)
+    rating_score: int | None = None
 
 
 class WorkSegment(SourceKeyed, table=True):
@@ -133,13 +165,17 @@ class AgentStatusInterval(SourceKeyed, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_status_source_ext"),
         Index("ix_status_agent_start", "agent_id", "started_at"),
+        Index("ix_status_agent_work", "agent_id", "work_day", "started_at", "ended_at", "status", "deleted"),
+        Index("ix_status_synced_work", "synced_at", "agent_id", "work_day"),
     )
     id: int | None = Field(default=None, primary_key=True)
     agent_id: int = Field(foreign_key="agent.id")
     status: str = Field(max_length=16)
     started_at: datetime = Field(sa_column=_ts())
     ended_at: datetime = Field(sa_column=_ts())
-    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+    synced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The agent's local day of ``started_at``, stamped at ingest (see Contact.work_day).
+    work_day: date | None = None
 
 
 class QueueSnapshot(SourceKeyed, table=True):
@@ -230,6 +266,8 @@ class AgentDay(SQLModel, table=True):
     """Per agent per local day workload, computed set-based from contacts and status intervals."""
 
     __tablename__ = "agent_day"
+    # The team roll-up of an incremental compute reads the days from ``since`` on, every agent.
+    __table_args__ = (Index("ix_agent_day_day", "day"),)
     agent_id: int = Field(foreign_key="agent.id", primary_key=True)
     day: date = Field(primary_key=True)
     contacts: int = 0
@@ -310,6 +348,22 @@ class ComputeState(SQLModel, table=True):
     name: str = Field(max_length=40, primary_key=True)
     watermark: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_full_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ComputePending(SQLModel, table=True):
+    """An agent-day that lost work the incremental compute cannot see from the rows themselves.
+
+    Synced rows tell the compute where work is *now* (their agent and stamped work day); when a
+    contact or status interval moves to another agent or day, or an agent's timezone changes,
+    ingest notes where the work *was*, so that day is rebuilt too. The compute reads the notes
+    made since its last run and clears older ones.
+    """
+
+    __tablename__ = "compute_pending"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id")
+    day: date
+    noted_at: datetime = Field(sa_column=_ts(index=True))
 
 
 # --- AX's own state ----------------------------------------------------------------------------

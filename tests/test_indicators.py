@@ -14,8 +14,16 @@ from sqlmodel import Session, select
 from ax.compute import run_compute
 from ax.settings import reset_settings
 from db.ingest import Ingestor
-from db.models import Agent, AgentDay
-from db.records import AgentRecord, ContactRecord, CsatRecord, StatusIntervalRecord
+from db.models import Agent, AgentDay, AgentRisk, TeamDay
+from db.records import (
+    AgentRecord,
+    ContactRecord,
+    CsatRecord,
+    DeletionRecord,
+    MembershipRecord,
+    StatusIntervalRecord,
+    TeamRecord,
+)
 
 DAY = date(2026, 3, 10)
 
@@ -227,3 +235,184 @@ def test_thresholds_come_from_settings(engine, monkeypatch):
     day = agent_days(engine)[("a", DAY)]
     assert day.back_to_back == 2  # only c6 (gap 0) and c7 (overlap) are within 20 s
     assert day.longest_stretch_seconds == 3600  # the 3-minute pause now counts as a break
+
+
+def _rounded(value):
+    # Floats to 12 significant digits: a moving average over a window that starts elsewhere adds
+    # and removes its values in another order (SQLite), which moves the last bits.
+    return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
+def _computed(engine) -> tuple[dict, dict]:
+    """Every stored agent-day and risk level, keyed by (agent, day), without when it was computed."""
+    with engine.connect() as conn:
+        days = {
+            (row.agent_id, row.day): {name: _rounded(value) for name, value in row._mapping.items()}
+            for row in conn.execute(select(*(c for c in AgentDay.__table__.c if c.name != "computed_at")))
+        }
+        risks = {
+            (row.agent_id, row.day): dict(row._mapping)
+            for row in conn.execute(select(*(c for c in AgentRisk.__table__.c if c.name != "computed_at")))
+        }
+    return days, risks
+
+
+def _long_history(agent: str, first_id: int = 0) -> list:
+    """40 days in a row, a 45-day leave, then 7 more days: handle times, hard contacts, statuses."""
+    start = date(2026, 1, 1)
+    worked = [*range(40), *range(85, 92)]
+    records: list = []
+    for i in worked:
+        day = start + timedelta(days=i)
+        records += [
+            status(i, "available", at(9, 0, day=day), at(12 + i % 4, 0, day=day), agent=agent),
+            contact(
+                first_id + 1000 + i, at(9, 5, day=day), 200 + (i * 37) % 400, agent=agent, csat=1 + i % 5
+            ),
+            contact(first_id + 2000 + i, at(10, 0, day=day), 300, agent=agent, escalated=i % 3 == 0),
+        ]
+    return records
+
+
+def test_a_rebuild_from_any_day_gives_what_a_full_run_gives(engine):
+    """Rebuilding from ``since`` reads only the 28 working days before it (baselines), the 4 working
+    days and 6 calendar days before it (risk), and continues days in a row from the stored count:
+    the result must be the full run's, whatever lies before (here a run of 40 days, and a leave
+    longer than any calendar look-back)."""
+    Ingestor(engine, "t").write_page("all", [AgentRecord("p", "Pia"), *_long_history("p")])
+    run_compute(engine, full=True)
+    full_days, full_risks = _computed(engine)
+    by_day = {day: row for (_, day), row in full_days.items()}
+    assert by_day[date(2026, 2, 9)]["consecutive_days"] == 40
+    assert by_day[date(2026, 3, 31)]["consecutive_days"] == 5
+    assert by_day[date(2026, 3, 31)]["aht_dev"] is not None  # 28 working days before it, across the leave
+    for since in (date(2026, 2, 5), date(2026, 3, 29), date(2026, 3, 31)):
+        run_compute(engine, since=since)
+        assert _computed(engine) == (full_days, full_risks), since
+
+
+def test_an_agent_whose_timezone_changes_gets_new_local_days(engine, monkeypatch):
+    monkeypatch.setattr("ax.compute.WATERMARK_MARGIN", timedelta(0))
+    ingest = Ingestor(engine, "t")
+    # The contact arrives before the agent's record: the agent is a placeholder, in UTC.
+    ingest.write_page("activity", [contact(1, at(3, 0), 400, agent="tz")])
+    run_compute(engine)
+    assert set(agent_days(engine)) == {("tz", DAY)}
+    # 03:00 UTC on 10 March is 23:00 on 9 March in New York: the work moves to the 9th.
+    ingest.write_page("directory", [AgentRecord("tz", "Tia", timezone="America/New_York")])
+    run_compute(engine)
+    days = agent_days(engine)
+    assert set(days) == {("tz", date(2026, 3, 9))}
+    assert days[("tz", date(2026, 3, 9))].handle_seconds == 400
+
+
+def test_a_rating_before_its_contact_counts_and_a_deleted_rating_stops_counting(engine, monkeypatch):
+    monkeypatch.setattr("ax.compute.WATERMARK_MARGIN", timedelta(0))
+    ingest = Ingestor(engine, "t")
+    ingest.write_page("ratings", [AgentRecord("a", "Ana"), CsatRecord("r1", "c1", 1, at(20, 0), "a")])
+    ingest.write_page("contacts", [contact(1, at(9, 0), 100)])
+    run_compute(engine)
+    day = agent_days(engine)[("a", DAY)]
+    assert (day.hard_contacts, day.csat_sum, day.csat_count) == (1, 1, 1)
+    ingest.write_page("ratings", [DeletionRecord("csat_rating", "r1")])
+    run_compute(engine)
+    day = agent_days(engine)[("a", DAY)]
+    assert (day.hard_contacts, day.csat_sum, day.csat_count) == (0, 0, 0)
+
+
+def test_work_spans_are_whole_seconds_rounded_down_on_both_back_ends(engine):
+    """A start at …:59.9999 is that second, not the next: back-to-back is judged on whole seconds."""
+    start = at(9, 0) + timedelta(seconds=59, microseconds=999_900)
+    Ingestor(engine, "t").write_page(
+        "all",
+        [
+            AgentRecord("a", "Ana"),
+            contact(1, at(9, 0), 59),  # 09:00:00-09:00:59
+            contact(2, start + timedelta(seconds=60), 10),  # starts 09:01:59.9999: 60 s after c1 ended
+        ],
+    )
+    run_compute(engine, full=True)
+    assert agent_days(engine)[("a", DAY)].back_to_back == 1
+
+
+def _team_days(engine) -> dict:
+    with engine.connect() as conn:
+        table = TeamDay.__table__
+        columns = [c for c in table.c if c.name != "computed_at"]
+        return {(row.team_id, row.day): tuple(map(_rounded, row)) for row in conn.execute(select(*columns))}
+
+
+def _after_each_step_incremental_equals_full(engine, steps: list[list]) -> None:
+    """Write each page, run an incremental compute, and check it left what a full run leaves."""
+    ingest = Ingestor(engine, "t")
+    for n, page in enumerate(steps):
+        ingest.write_page("all", page)
+        run_compute(engine)
+        incremental = (*_computed(engine), _team_days(engine))
+        run_compute(engine, full=True)
+        assert incremental == (*_computed(engine), _team_days(engine)), f"step {n}"
+
+
+def test_incremental_runs_follow_work_that_moves_to_another_agent_or_day(engine, monkeypatch):
+    """Synced rows show where work is now; where it was (another agent, another day) must be
+    rebuilt too, or the old agent-day keeps counting it."""
+    monkeypatch.setattr("ax.compute.WATERMARK_MARGIN", timedelta(0))
+    day2 = DAY + timedelta(days=1)
+    history = _long_history("a")[-9:] + _long_history("b", first_id=5000)[-9:]  # three worked days each
+    last = date(2026, 1, 1) + timedelta(days=91)
+    first_day = [
+        TeamRecord("t1", "One"),
+        AgentRecord("a", "Ana"),
+        AgentRecord("b", "Bo"),
+        MembershipRecord("t1", "a"),
+        MembershipRecord("t1", "b"),
+        *history,
+        contact(1, at(9, 0, day=last), 300, agent="a", csat=1),
+        contact(2, at(10, 0, day=last), 300, agent="a"),
+        status(90, "available", at(9, 0, day=last), at(11, 0, day=last), agent="a"),
+    ]
+    created = at(9, 0, day=last) - timedelta(minutes=1)
+    steps = [
+        first_day,
+        # c1 handed to Bo: Ana's day loses it
+        [contact(1, at(9, 0, day=last), 300, agent="b", csat=1)],
+        # c2 first answered only the next day: its work moves to the next day
+        [
+            ContactRecord(
+                "c2",
+                "phone",
+                created,
+                agent_external_id="a",
+                first_response_at=at(9, 0, day=last + timedelta(days=1)),
+                handle_seconds=300,
+            )
+        ],
+        # a status interval handed to Bo, then deleted
+        [StatusIntervalRecord("sa90", "b", "available", at(9, 0, day=last), at(11, 0, day=last))],
+        [DeletionRecord("agent_status_interval", "sa90")],
+        # a rating for c2 after the fact, moved to c1, then deleted; c1 deleted
+        [CsatRecord("r1", "c2", 1, at(20, 0, day=last), "a")],
+        [CsatRecord("r1", "c1", 1, at(20, 0, day=last), "b")],
+        [DeletionRecord("csat_rating", "r1"), contact(3, at(9, 0, day=day2), 60, agent="b")],
+        [DeletionRecord("contact", "c1")],
+    ]
+    _after_each_step_incremental_equals_full(engine, steps)
+
+
+def test_incremental_runs_follow_an_agent_whose_timezone_changes(engine, monkeypatch):
+    """11:00 UTC is the same day in UTC, the next day at UTC+14 and 23:00 the day before at
+    UTC−12: each change removes days that no longer exist and fills the new ones."""
+    monkeypatch.setattr("ax.compute.WATERMARK_MARGIN", timedelta(0))
+    activity = [
+        contact(1, at(11, 0), 300),
+        contact(2, at(11, 0, day=DAY + timedelta(days=3)), 300, csat=2),
+        status(1, "available", at(10, 30), at(12, 0)),
+    ]
+    steps = [
+        [AgentRecord("a", "Ana"), *activity],
+        [AgentRecord("a", "Ana", timezone="Pacific/Kiritimati")],
+        [AgentRecord("a", "Ana", timezone="Etc/GMT+12")],
+    ]
+    _after_each_step_incremental_equals_full(engine, steps)
+    days = {day for (_, day) in agent_days(engine)}
+    assert days == {DAY - timedelta(days=1), DAY + timedelta(days=2)}

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from ax.erlang import required_agents
 from ax.settings import Settings, get_settings
-from ax.team_indicators import compute_team_days, offset_runs, peak_aht
+from ax.team_indicators import compute_team_days, offset_changes, offset_runs, peak_aht
 from db.models import (
     Agent,
     AgentDay,
@@ -364,3 +364,33 @@ def test_staffing_settings_read_ax_env_and_reject_impossible_goals(monkeypatch: 
         Settings(service_level_seconds=0)
     with pytest.raises(ValidationError):
         Settings(max_occupancy=1.5)
+
+
+def test_utc_offset_changes_are_found_to_the_second() -> None:
+    """Contacts are dated by the offset in force at their instant: Lisbon moves from +1 h to UTC
+    at 01:00 UTC on 25 Oct 2026; Kolkata (+5:30) never changes."""
+    changes = offset_changes(ZoneInfo("Europe/Lisbon"), date(2026, 10, 24), date(2026, 10, 26))
+    assert changes == [(None, 3600), (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 0)]
+    assert offset_changes(ZoneInfo("Asia/Kolkata"), date(2026, 3, 1), date(2026, 3, 31)) == [(None, 19800)]
+
+
+def test_contacts_around_a_dst_change_are_dated_by_the_offset_at_their_instant(engine: Engine) -> None:
+    """Lisbon, 25 Oct 2026: 22:59:59 UTC on the 24th is 23:59:59 summer time (the 24th), 23:30 UTC
+    is already 00:30 on the 25th, 00:59:59 UTC is 01:59:59 summer time and 23:30 UTC on the 25th is
+    23:30 winter time (all three the 25th)."""
+    fall = date(2026, 10, 25)
+    seed = Seed()
+    seed.team(1)
+    for moment in (
+        datetime(2026, 10, 24, 22, 59, 59, tzinfo=UTC),
+        datetime(2026, 10, 24, 23, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),
+        datetime(2026, 10, 25, 23, 30, tzinfo=UTC),
+    ):
+        seed.contact(1, moment, "phone", first_response_at=moment, wait_seconds=5)
+    seed.write(engine)
+    _compute(engine, timezone="Europe/Lisbon")
+    days = _team_days(engine)
+    assert (days[(1, fall - timedelta(days=1))].answered, days[(1, fall)].answered) == (1, 3)
+    # hours 0, 1 and 24 of the 25-hour day (counted from local midnight, 23:00 UTC on the 24th)
+    assert days[(1, fall)].peak_hour_contacts == 1
