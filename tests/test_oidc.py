@@ -42,6 +42,7 @@ from db.ingest import Ingestor
 from db.migrate import upgrade
 from db.models import Agent, AuditEvent, Role, Team, User
 from db.records import AgentRecord, MembershipRecord, TeamRecord
+from tests.browser.conftest import CHROMIUM_ARGS, chromium_path  # noqa: F401  # chromium_path is a fixture
 from tests.conftest import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,8 +345,6 @@ def test_page_tells_an_unmapped_person_they_have_no_access(page_app):
 
 # --- end to end: streamlit run + a test OpenID provider + Chromium --------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 TIMEOUT = 30_000  # ms
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # for a human to look at, as the other browser tests do
 
@@ -512,13 +511,12 @@ def _wait_until_healthy(server: subprocess.Popen, url: str, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The dashboard under ``streamlit run`` with [auth] pointing at a TestProvider (SQLite store)."""
-    if not CHROMIUM.exists():
-        message = f"SSO browser test needs Chromium at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("AX_REQUIRE_BROWSER") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+def live(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[dict[str, Any]]:  # noqa: F811
+    """The dashboard under ``streamlit run`` with [auth] pointing at a TestProvider (SQLite store).
+
+    ``chromium_path`` (tests/browser/conftest.py) finds or installs Chromium, and fails under
+    ``AX_REQUIRE_BROWSER=1`` instead of skipping.
+    """
     try:
         import authlib  # noqa: F401  # Streamlit's st.login needs it (the streamlit[auth] extra)
     except ImportError:
@@ -566,7 +564,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+                    executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
                 )
                 yield {"url": base_url, "idp": idp, "browser": browser, "store": store, "log": log}
                 browser.close()
