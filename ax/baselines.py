@@ -44,6 +44,9 @@ def _ewma(lagged: list) -> object:
     return case((weight > 0, total / weight), else_=null())
 
 
+METRICS = ("aht", "occupancy", "hard_share")
+
+
 def _metrics(d) -> dict[str, object]:
     # Double precision on both back ends (SQLite has nothing else): exact NUMERIC arithmetic on
     # PostgreSQL cost most of this step and gave results SQLite could not match to the last digit.
@@ -55,7 +58,7 @@ def _metrics(d) -> dict[str, object]:
     }
 
 
-def history_start(scope: Scope, rows_before: int):
+def history_start(scope: Scope, rows_before: int, name: str = "history"):
     """Per agent in ``scope``: the day ``rows_before`` working days (agent-day rows) before
     ``scope.since`` (0001-01-01 with fewer: all of them). A CTE (agent_id, first); one index
     probe per agent on agent_day's key."""
@@ -73,7 +76,7 @@ def history_start(scope: Scope, rows_before: int):
     return (
         select(a.id.label("agent_id"), func.coalesce(nth_before, literal(date.min, Date)).label("first"))
         .where(scope.agents(a.id))
-        .cte("history")
+        .cte(name)
         .prefix_with("MATERIALIZED")
     )
 
@@ -86,49 +89,91 @@ def _run_base(d, since: date | None) -> ColumnElement:
     return case((d.day < since, d.consecutive_days), else_=1)
 
 
-def derived_select(scope: Scope, settings: Settings):
-    """Per agent-day read (see the module docstring): consecutive days and the three deviations."""
+def _rows(scope: Scope, rows_before: int, name: str):
+    """The agent-days of ``scope`` from ``rows_before`` working days before ``since`` on (all of
+    them in a full run), with each metric worked out once per row."""
     table = AgentDay.__table__
     d = table.c
     source = table
     where = [scope.agents(d.agent_id)]
     if scope.since is not None:
-        history = history_start(scope, BASELINE_DAYS)
+        history = history_start(scope, rows_before, f"{name}_history")
         source = table.join(history, history.c.agent_id == d.agent_id)
         where.append(d.day >= history.c.first)
-    # The metrics once per row, then the windows over them (each window function would
-    # otherwise work its metric's expression out again).
-    metrics = _metrics(d)
-    rows = (
+    return (
         select(
             d.agent_id,
             d.day,
             _run_base(d, scope.since).label("base"),
-            *(metric.label(name) for name, metric in metrics.items()),
+            *(metric.label(name) for name, metric in _metrics(d).items()),
         )
         .select_from(source)
         .where(and_(*where))
-        .subquery("rows")
+        .subquery(name)
     )
-    m = rows.c
-    window = {"partition_by": m.agent_id, "order_by": m.day}
-    prior = {**window, "rows": (-BASELINE_DAYS, -1)}
-    columns = [
-        m.agent_id,
-        m.day,
-        (day_number(m.day) - func.row_number().over(**window)).label("run"),
-        m.base,
-    ]
-    for name in metrics:
+
+
+def _baseline_columns(m) -> list:
+    """Mean, mean square and count of each metric over the 28 working days before each row."""
+    prior = {"partition_by": m.agent_id, "order_by": m.day, "rows": (-BASELINE_DAYS, -1)}
+    columns = []
+    for name in METRICS:
         metric = m[name]
         columns += [
             func.avg(metric).over(**prior).label(f"{name}_mean"),
             func.avg(metric * metric).over(**prior).label(f"{name}_sq"),
             func.count(metric).over(**prior).label(f"{name}_n"),
-            *(value.label(f"{name}_{k}") for k, value in enumerate(_lagged(metric, window))),
         ]
-    stats = select(*columns).subquery("stats")
-    s = stats.c
+    return columns
+
+
+def _recent_columns(m) -> list:
+    """Each row's run of days in a row (its key) and count base, and each metric on this and the
+    previous working days (the EWMA's terms)."""
+    window = {"partition_by": m.agent_id, "order_by": m.day}
+    columns = [(day_number(m.day) - func.row_number().over(**window)).label("run"), m.base]
+    for name in METRICS:
+        columns += [value.label(f"{name}_{k}") for k, value in enumerate(_lagged(m[name], window))]
+    return columns
+
+
+def _stats(scope: Scope):
+    """Per agent-day read: the baseline and recent columns.
+
+    A full run reads every row once for both. A run from ``since`` reads the 28 working days
+    before it for the baselines, but only the few before it for the recent columns: SQLite works
+    every window function out for every row read, and a dozen LAGs over 28 days of history per
+    agent, to keep one or two days, were most of an incremental run's cost here.
+    """
+    if scope.since is None:
+        rows = _rows(scope, BASELINE_DAYS, "rows")
+        return select(
+            rows.c.agent_id, rows.c.day, *_baseline_columns(rows.c), *_recent_columns(rows.c)
+        ).subquery("stats")
+    base_rows = _rows(scope, BASELINE_DAYS, "base_rows")
+    recent_rows = _rows(scope, EWMA_TERMS - 1, "recent_rows")
+    baseline = select(base_rows.c.agent_id, base_rows.c.day, *_baseline_columns(base_rows.c)).subquery(
+        "baseline"
+    )
+    recent = select(recent_rows.c.agent_id, recent_rows.c.day, *_recent_columns(recent_rows.c)).subquery(
+        "recent"
+    )
+    b, r = baseline.c, recent.c
+    return (
+        select(
+            r.agent_id,
+            r.day,
+            *(c for c in b if c.name not in ("agent_id", "day")),
+            *(c for c in r if c.name not in ("agent_id", "day")),
+        )
+        .select_from(recent.join(baseline, and_(b.agent_id == r.agent_id, b.day == r.day)))
+        .subquery("stats")
+    )
+
+
+def derived_select(scope: Scope, settings: Settings):
+    """Per agent-day read (see the module docstring): consecutive days and the three deviations."""
+    s = _stats(scope).c
 
     def deviation(name: str):
         mean, var = s[f"{name}_mean"], s[f"{name}_sq"] - s[f"{name}_mean"] * s[f"{name}_mean"]

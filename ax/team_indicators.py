@@ -182,6 +182,11 @@ def _data_days(conn: Connection, since: date | None) -> tuple[date, date] | None
     return first - timedelta(days=1), max(highs).date() + timedelta(days=1)
 
 
+def _window_start(since: date | None) -> datetime | None:
+    """The earliest UTC instant of local day ``since`` in any zone (None: no window)."""
+    return None if since is None else datetime.combine(since, time(), UTC) - MAX_AHEAD
+
+
 # --- the roll-up ---------------------------------------------------------------------------------
 
 
@@ -211,7 +216,7 @@ def _parts(
     c = Contact.__table__.c
     s = QueueSnapshot.__table__.c
     si = AgentStatusInterval.__table__.c
-    window_utc = None if since is None else datetime.combine(since, time(), UTC) - MAX_AHEAD
+    window_utc = _window_start(since)
 
     # One row per (team, agent), however many membership rows say so.
     members = (
@@ -439,14 +444,19 @@ def _parts(
     return _Parts(workload, service, queue, peak, snap_peak, status_peak)
 
 
-def _longest_on_queue(conn: Connection) -> int:
-    """An upper bound, in whole seconds, on how long one on-queue status interval lasts."""
+def _longest_on_queue(conn: Connection, window_utc: datetime | None) -> int:
+    """An upper bound, in whole seconds, on how long one on-queue status interval that ends after
+    ``window_utc`` lasts (all of them when None).
+
+    Only those can overlap a peak hour of the days rebuilt (each starts at or after the window),
+    and the text comparison on ``ended_at`` is cheap: the duration is worked out only for them,
+    not for the whole history on every incremental run."""
     si = AgentStatusInterval.__table__.c
-    longest = conn.execute(
-        select(func.max(seconds_between(si.started_at, si.ended_at))).where(
-            si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)
-        )
-    ).scalar()
+    where = [si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)]
+    if window_utc is not None:
+        where.append(si.ended_at > window_utc)
+    duration = func.max(seconds_between(si.started_at, si.ended_at))
+    longest = conn.execute(select(duration).where(*where)).scalar()
     return max(0, math.ceil(longest or 0)) + 1
 
 
@@ -580,7 +590,8 @@ def compute_team_days(conn: Connection, *, since: date | None, settings: Setting
     runs = offset_runs(zone, *span)
     changes = offset_changes(zone, *span)
     rows = []
-    parts = _parts(since, settings, runs, changes, _longest_on_queue(conn))
+    window_utc = _window_start(since)
+    parts = _parts(since, settings, runs, changes, _longest_on_queue(conn, window_utc))
     for row in conn.execute(_team_day_select(parts)):
         values = {name: getattr(row, name) for name in TEAM_DAY_COLUMNS if name != "computed_at"}
         rows.append({**values, "agents_needed": _agents_needed(row, settings), "computed_at": computed_at})

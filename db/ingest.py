@@ -588,7 +588,9 @@ class Ingestor:
                 conn.execute(
                     update(table)
                     .where(
-                        table.c.source == self.source, table.c.external_id.in_(ids[start : start + _IN_CHUNK])
+                        table.c.source == self.source,
+                        table.c.external_id.in_(ids[start : start + _IN_CHUNK]),
+                        table.c.deleted.is_(False),  # deleted again: nothing changes
                     )
                     .values(**values)
                 )

@@ -102,6 +102,19 @@ CONTACT_WORK_COLUMNS = (
 )
 
 
+# What ix_contact_arrival holds: every column the team-day roll-up reads of a contact.
+CONTACT_ARRIVAL_COLUMNS = (
+    "created_at",
+    "team_id",
+    "channel",
+    "deleted",
+    "agent_id",
+    "first_response_at",
+    "wait_seconds",
+    "handle_seconds",
+)
+
+
 class Contact(SourceKeyed, table=True):
     """A ticket, call, chat or message, with its handling agent and handle time split."""
 
@@ -114,13 +127,16 @@ class Contact(SourceKeyed, table=True):
         Index("ix_contact_agent_work", *CONTACT_WORK_COLUMNS),
         # Which agents and days rows synced since the last compute touch, off the index alone.
         Index("ix_contact_synced_work", "synced_at", "agent_id", "work_day"),
+        # Arrivals by time: the team-day roll-up reads live contacts since a day from this index
+        # alone (queue load, service level, peak hour), and the earliest and latest contact.
+        Index("ix_contact_arrival", *CONTACT_ARRIVAL_COLUMNS),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     queue: str | None = Field(default=None, max_length=120)
     team_id: int | None = Field(default=None, foreign_key="team.id")
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
-    created_at: datetime = Field(sa_column=_ts(index=True))
+    created_at: datetime = Field(sa_column=_ts())
     first_response_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     solved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     updated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -7,7 +7,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -15,14 +15,24 @@ from sqlalchemy.exc import DBAPIError
 DEFAULT_KEY = ("source", "external_id")
 
 
+# Columns that record when a row was written, not what it says: a row sent again with nothing
+# else different is left alone, so its stamp keeps saying when it last *changed* (the compute
+# rebuilds only agent-days with changed rows; connectors send their last page again by design).
+WRITE_STAMPS = ("synced_at",)
+
+
 def upsert_statement(table: Table, dialect_name: str, *, key: Sequence[str], columns: Sequence[str]):
-    """The dialect's upsert for ``table``: insert, or on a key clash overwrite ``columns`` but the key."""
+    """The dialect's upsert for ``table``: insert, or on a key clash overwrite ``columns`` but the
+    key, when any of them but the :data:`WRITE_STAMPS` differs from the stored row."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     stmt = insert(table)
     updates = {c: stmt.excluded[c] for c in columns if c not in key}
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=list(key))
-    return stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
+    changed = [table.c[c].is_distinct_from(stmt.excluded[c]) for c in updates if c not in WRITE_STAMPS]
+    return stmt.on_conflict_do_update(
+        index_elements=list(key), set_=updates, where=or_(*changed) if changed else None
+    )
 
 
 def bulk_upsert(

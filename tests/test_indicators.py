@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from ax.compute import run_compute
 from ax.settings import reset_settings
 from db.ingest import Ingestor
-from db.models import Agent, AgentDay, AgentRisk, TeamDay
+from db.models import Agent, AgentDay, AgentRisk, Contact, TeamDay
 from db.records import (
     AgentRecord,
     ContactRecord,
@@ -199,6 +199,39 @@ def test_incremental_compute_rebuilds_only_what_was_synced(engine, monkeypatch):
     assert after[("a", date(2026, 3, 12))].handle_seconds == 50
     assert after[("b", date(2026, 3, 11))].computed_at == before[("b", date(2026, 3, 11))].computed_at
     # Nothing synced since: nothing rebuilt.
+    assert run_compute(engine).agents == 0
+
+
+def test_a_page_sent_again_unchanged_rebuilds_nothing(engine, monkeypatch):
+    """Connectors send their last page again on every sync: rows that come back the same keep
+    their synced_at, so the compute leaves their days alone; a row that did change is rebuilt."""
+    monkeypatch.setattr("ax.compute.WATERMARK_MARGIN", timedelta(0))
+    ingest = Ingestor(engine, "t")
+    page = [
+        AgentRecord("a", "Ana"),
+        AgentRecord("b", "Bo"),
+        contact(1, at(9, 0), 100),
+        contact(2, at(9, 0), 100, agent="b", sentiment=0.2),
+        status(1, "online", at(8, 0), at(12, 0)),
+    ]
+    ingest.write_page("all", page)
+    run_compute(engine)
+    with engine.connect() as conn:
+        stamps = conn.execute(select(Contact.external_id, Contact.synced_at)).all()
+    ingest.write_page("all", page)
+    ingest.write_page("all", [DeletionRecord("contact", "c9")])  # not stored: nothing to delete
+    with engine.connect() as conn:
+        assert conn.execute(select(Contact.external_id, Contact.synced_at)).all() == stamps
+    assert run_compute(engine).agents == 0
+    # Bo's contact comes back with one field different: only Bo is rebuilt.
+    ingest.write_page("all", [*page[:3], contact(2, at(9, 0), 100, agent="b", sentiment=-0.9)])
+    again = run_compute(engine)
+    assert again.agents == 1
+    assert agent_days(engine)[("b", DAY)].hard_contacts == 1
+    # Deleting a contact twice changes it once.
+    ingest.write_page("all", [DeletionRecord("contact", "c2")])
+    assert run_compute(engine).agents == 1
+    ingest.write_page("all", [DeletionRecord("contact", "c2")])
     assert run_compute(engine).agents == 0
 
 
