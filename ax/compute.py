@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, union_all
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 from ax.baselines import update_derived
 from ax.indicators import Scope, chunks, rebuild_agent_days
 from ax.risk import rebuild_risk
 from ax.settings import Settings, get_settings
-from ax.team_indicators import compute_team_days
+from ax.team_indicators import compute_team_days, longest_on_queue
 from db.models import Agent, AgentStatusInterval, ComputePending, ComputeState, Contact
 from db.stats import refresh_statistics
 from db.types import utcnow
@@ -53,6 +53,8 @@ COMPUTE_LOCK = 0x41584350
 # PostgreSQL: batches rebuilt side by side, each in its own transaction (and server process); the
 # agents of two batches never overlap. SQLite has one writer at a time, so it runs them in turn.
 PARALLEL_BATCHES = max(1, min(4, os.cpu_count() or 1))
+# A batch is split for another worker only into halves of at least this many agents.
+MIN_SPLIT = 50
 # Rows stamped just before a run started may commit after it read: look back a little further.
 WATERMARK_MARGIN = timedelta(minutes=10)
 
@@ -110,12 +112,46 @@ def _partial_batches(first_days: dict[int, date], last: date) -> list[Scope]:
     return scopes
 
 
+def _spread(scopes: list[Scope], workers: int) -> list[Scope]:
+    """Split the largest batches in two until there is one per worker, so a run that is one
+    batch (a day's sync) still keeps every worker busy; batches stay at least MIN_SPLIT agents."""
+    scopes = list(scopes)
+    while len(scopes) < workers:
+        largest = max(range(len(scopes)), key=lambda i: len(scopes[i].agent_ids or ()), default=None)
+        if largest is None:
+            break
+        scope = scopes[largest]
+        ids = scope.agent_ids or ()
+        if len(ids) < 2 * MIN_SPLIT:
+            break
+        half = len(ids) // 2
+        scopes[largest : largest + 1] = [Scope(ids[:half], scope.since), Scope(ids[half:], scope.since)]
+    return scopes
+
+
+def _workers(engine: Engine) -> int:
+    """Batches rebuilt side by side: PostgreSQL only (SQLite lets one writer in at a time)."""
+    return PARALLEL_BATCHES if engine.dialect.name == "postgresql" else 1
+
+
+def _state(engine: Engine) -> Row | None:
+    with engine.connect() as conn:
+        return conn.execute(select(ComputeState.__table__).where(ComputeState.name == STATE)).first()
+
+
 def _plan(
-    engine: Engine, since: date | None, full: bool, today: date
+    engine: Engine, state: Row | None, since: date | None, full: bool, today: date
 ) -> tuple[list[Scope], date | None, bool]:
     """The batches to rebuild, the earliest day they touch (None: all days), and whether it is full."""
+    scopes, first_day, full = _batches(engine, state, since, full, today)
+    return _spread(scopes, _workers(engine)), first_day, full
+
+
+def _batches(
+    engine: Engine, state: Row | None, since: date | None, full: bool, today: date
+) -> tuple[list[Scope], date | None, bool]:
+    """The batches the store calls for: all agents, every agent from ``since``, or those touched."""
     with engine.connect() as conn:
-        state = conn.execute(select(ComputeState.__table__).where(ComputeState.name == STATE)).first()
         everyone = [row[0] for row in conn.execute(select(Agent.id).order_by(Agent.id))]
         if full or state is None or state.watermark is None:
             return [Scope(ids, None) for ids in chunks(everyone, AGENT_BATCH)], None, True
@@ -168,17 +204,22 @@ def _rebuild_batch(engine: Engine, scope: Scope, settings: Settings, started: da
 
 def _rebuild_batches(engine: Engine, scopes: list[Scope], settings: Settings, started: datetime):
     """(agent-days, risk levels) written per batch, in order; side by side on PostgreSQL."""
-    workers = min(PARALLEL_BATCHES, len(scopes)) if engine.dialect.name == "postgresql" else 1
+    workers = min(_workers(engine), len(scopes))
     if workers <= 1:
         return [_rebuild_batch(engine, scope, settings, started) for scope in scopes]
     with ThreadPoolExecutor(workers, thread_name_prefix="ax-compute") as pool:
         return list(pool.map(lambda scope: _rebuild_batch(engine, scope, settings, started), scopes))
 
 
-def _save_state(conn: Connection, watermark, full: bool) -> None:
-    """Move the watermark, and drop the pending notes every later run would read past."""
+def _save_state(conn: Connection, watermark, full: bool, longest_on_queue: int) -> None:
+    """Move the watermark, keep the interval bound, and drop the pending notes every later run
+    would read past."""
     table = ComputeState.__table__
-    values = {"watermark": watermark, **({"last_full_at": watermark} if full else {})}
+    values = {
+        "watermark": watermark,
+        "longest_on_queue": longest_on_queue,
+        **({"last_full_at": watermark} if full else {}),
+    }
     if conn.execute(table.update().where(table.c.name == STATE).values(**values)).rowcount == 0:
         conn.execute(table.insert().values(name=STATE, **values))
     pending = ComputePending.__table__
@@ -197,7 +238,8 @@ def run_compute(
     result = ComputeResult()
     with _compute_lock(engine):
         started = utcnow()
-        scopes, first_day, full = _plan(engine, since, full, started.date())
+        state = _state(engine)
+        scopes, first_day, full = _plan(engine, state, since, full, started.date())
         refresh_statistics(engine, ANALYZED_TABLES)
         for scope, (days, risks) in zip(
             scopes, _rebuild_batches(engine, scopes, settings, started), strict=True
@@ -209,11 +251,14 @@ def run_compute(
         refresh_statistics(engine, ("agent_day",))
         with engine.begin() as conn:
             _prepare(conn)
+            known = None if full or state is None else state.longest_on_queue
+            synced_after = None if known is None else state.watermark - WATERMARK_MARGIN
+            longest = longest_on_queue(conn, synced_after=synced_after, known=known)
             if full or scopes:
                 result.team_days = compute_team_days(
-                    conn, since=None if full else first_day, settings=settings
+                    conn, since=None if full else first_day, settings=settings, longest_status=longest
                 )
-            _save_state(conn, started, full)
+            _save_state(conn, started, full, longest)
     log.info(
         "computed %d agent-days, %d risk levels, %d team-days for %d agents%s",
         result.agent_days,

@@ -444,20 +444,25 @@ def _parts(
     return _Parts(workload, service, queue, peak, snap_peak, status_peak)
 
 
-def _longest_on_queue(conn: Connection, window_utc: datetime | None) -> int:
-    """An upper bound, in whole seconds, on how long one on-queue status interval that ends after
-    ``window_utc`` lasts (all of them when None).
+def longest_on_queue(
+    conn: Connection, *, synced_after: datetime | None = None, known: int | None = None
+) -> int:
+    """An upper bound, in whole seconds, on how long one on-queue status interval lasts.
 
-    Only those can overlap a peak hour of the days rebuilt (each starts at or after the window),
-    and the text comparison on ``ended_at`` is cheap: the duration is worked out only for them,
-    not for the whole history on every incremental run."""
+    With ``known`` (the bound of an earlier run) and ``synced_after`` (when that run read), only
+    the intervals synced since are measured, off ``ix_status_synced_work``, instead of every
+    interval ever stored. The bound may stay above the truth (a long interval deleted since): it
+    only widens the search for who was on the queue, never changes who was.
+    """
     si = AgentStatusInterval.__table__.c
     where = [si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)]
-    if window_utc is not None:
-        where.append(si.ended_at > window_utc)
+    since_known = known is not None and synced_after is not None
+    if since_known:
+        where.append(si.synced_at > synced_after)
     duration = func.max(seconds_between(si.started_at, si.ended_at))
     longest = conn.execute(select(duration).where(*where)).scalar()
-    return max(0, math.ceil(longest or 0)) + 1
+    found = max(0, math.ceil(longest or 0)) + 1
+    return max(found, known) if since_known and known is not None else found
 
 
 def _on(left: FromClause, right: FromClause) -> ColumnElement[bool]:
@@ -572,10 +577,17 @@ def peak_aht(
     return aht if aht > 0 else None
 
 
-def compute_team_days(conn: Connection, *, since: date | None, settings: Settings | None = None) -> int:
+def compute_team_days(
+    conn: Connection,
+    *,
+    since: date | None,
+    settings: Settings | None = None,
+    longest_status: int | None = None,
+) -> int:
     """Rebuild ``team_day`` from ``since`` (every day when None) inside the caller's transaction.
 
-    Rows before ``since`` are kept. Returns the number of rows the window now holds.
+    Rows before ``since`` are kept. ``longest_status`` is :func:`longest_on_queue` when the caller
+    keeps it (measured here otherwise). Returns the number of rows the window now holds.
     """
     settings = settings or get_settings()
     zone = ZoneInfo(settings.timezone)
@@ -590,8 +602,9 @@ def compute_team_days(conn: Connection, *, since: date | None, settings: Setting
     runs = offset_runs(zone, *span)
     changes = offset_changes(zone, *span)
     rows = []
-    window_utc = _window_start(since)
-    parts = _parts(since, settings, runs, changes, _longest_on_queue(conn, window_utc))
+    if longest_status is None:
+        longest_status = longest_on_queue(conn)
+    parts = _parts(since, settings, runs, changes, longest_status)
     for row in conn.execute(_team_day_select(parts)):
         values = {name: getattr(row, name) for name in TEAM_DAY_COLUMNS if name != "computed_at"}
         rows.append({**values, "agents_needed": _agents_needed(row, settings), "computed_at": computed_at})

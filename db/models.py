@@ -364,6 +364,10 @@ class ComputeState(SQLModel, table=True):
     name: str = Field(max_length=40, primary_key=True)
     watermark: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_full_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # An upper bound on how long one on-queue status interval lasts, in whole seconds (the team
+    # roll-up's search window for who was on the queue): a full run measures it, an incremental
+    # run raises it by what was synced since. It never shrinks but in a full run.
+    longest_on_queue: int | None = None
 
 
 class ComputePending(SQLModel, table=True):
