@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Date,
     Float,
@@ -68,7 +69,16 @@ from db.models import (
     TeamDay,
     TeamMembership,
 )
-from db.sqlfuncs import epoch_seconds, from_epoch, seconds_between, shifted_date
+from db.sqlfuncs import (
+    epoch_date,
+    epoch_seconds,
+    from_epoch,
+    hour_key_epoch,
+    seconds_between,
+    shifted_date,
+    utc_hour_key,
+    utc_minute,
+)
 from db.types import UTCDateTime, utcnow
 
 LIVE_CHANNELS = ("phone", "chat", "messaging")
@@ -144,15 +154,38 @@ def offset_changes(zone: ZoneInfo, first: date, last: date) -> list[tuple[dateti
     return changes
 
 
-def _offset_at(ts: ColumnElement, changes: list[tuple[datetime | None, int]]) -> ColumnElement[int]:
-    """SQL for the UTC offset in force at timestamp column ``ts``."""
+def _offset_at(
+    ts: ColumnElement, changes: list[tuple[datetime | None, int]], *, epoch: bool = False
+) -> ColumnElement[int]:
+    """SQL for the UTC offset in force at timestamp column ``ts`` (epoch seconds with ``epoch``)."""
     if len(changes) == 1:
         return literal(changes[0][1], Integer)
+
+    def bound(start: datetime) -> ColumnElement:
+        return literal(int(start.timestamp()), BigInteger) if epoch else literal(start, UTCDateTime())
+
     whens = [
-        (ts < literal(start, UTCDateTime()), literal(prev, Integer))
+        (ts < bound(start), literal(prev, Integer))
         for (start, _), (_, prev) in zip(changes[1:], changes, strict=False)
     ]
     return case(*whens, else_=literal(changes[-1][1], Integer))
+
+
+def _slot_seconds(runs: list[tuple[date, int]], changes: list[tuple[datetime | None, int]]) -> int:
+    """The longest UTC slot (an hour, or a whole number of minutes dividing it) that never
+    straddles a local hour or day boundary or an offset change: every contact of a slot then has
+    the slot start's local day and hour, so contacts can be grouped by slot first and the slots
+    placed after. An hour for zones on whole-hour offsets; a quarter for India or Nepal."""
+    seconds = HOUR_SECONDS
+    for _, offset in runs:
+        seconds = math.gcd(seconds, offset)
+    for start, offset in changes:
+        seconds = math.gcd(seconds, offset)
+        if start is not None:
+            seconds = math.gcd(seconds, int(start.timestamp()))
+    # Offsets with seconds in them (local mean time, before 1900) would need finer slots than
+    # a minute; a minute is as fine as slots go.
+    return max(60, seconds - seconds % 60)
 
 
 def _local_day(ts: ColumnElement, changes: list[tuple[datetime | None, int]]) -> ColumnElement[date]:
@@ -260,65 +293,71 @@ def _parts(
         .cte("workload")
     )
 
-    # Live contacts of live teams, with their org-local day; then their local-hour bucket.
-    contact_day = _local_day(c.created_at, changes)
-    contact_where = [
-        c.deleted.is_(False),
-        c.team_id.is_not(None),
-        c.channel.in_(LIVE_CHANNELS),
-        team.deleted.is_(False),
-    ]
+    # Per local hour: arrivals, handle sums for staffing, and answered contacts (an agent or a
+    # first response, and a known wait to judge the service level by), within the target or not.
+    # Two steps (see _slot_seconds): live contacts grouped by UTC slot, with no date arithmetic
+    # per contact, then the few slots placed on their org-local day and hour and grouped again.
+    contact_where = [c.deleted.is_(False), c.team_id.is_not(None), c.channel.in_(LIVE_CHANNELS)]
     if window_utc is not None:
         contact_where.append(c.created_at >= window_utc)
-    dated = (
+    answered = and_(
+        c.wait_seconds.is_not(None),
+        or_(c.agent_id.is_not(None), c.first_response_at.is_not(None)),
+    )
+    within = and_(answered, c.wait_seconds <= settings.service_level_seconds)
+    is_chat = c.channel == "chat"
+    timed = c.handle_seconds.is_not(None)
+    slot_seconds = _slot_seconds(runs, changes)
+    slot_keys = [utc_hour_key(c.created_at).label("hour_key")]
+    if slot_seconds < HOUR_SECONDS:
+        slot_keys.append((utc_minute(c.created_at) // (slot_seconds // 60)).label("slot"))
+    by_slot = (
         select(
             c.team_id,
-            contact_day.label("day"),
-            c.created_at,
-            c.channel,
-            c.agent_id,
-            c.first_response_at,
-            c.wait_seconds,
-            c.handle_seconds,
-        )
-        .join(Team.__table__, team.id == c.team_id)
-        .where(*contact_where)
-        .subquery("dated")
-    )
-    live_where = [] if since is None else [dated.c.day >= since]
-    live = (
-        select(
-            *(col for col in dated.c if col.name != "created_at"),
-            _hour_bucket(dated.c.created_at, dated.c.day, runs).label("hour"),
-        )
-        .where(*live_where)
-        .subquery("live")
-    )
-
-    # Per local hour, in the one pass over the live contacts: arrivals, handle sums for staffing,
-    # and answered contacts (an agent or a first response, and a known wait to judge the service
-    # level by), within the target or not.
-    answered = and_(
-        live.c.wait_seconds.is_not(None),
-        or_(live.c.agent_id.is_not(None), live.c.first_response_at.is_not(None)),
-    )
-    within = and_(answered, live.c.wait_seconds <= settings.service_level_seconds)
-    is_chat = live.c.channel == "chat"
-    timed = live.c.handle_seconds.is_not(None)
-    hourly = (
-        select(
-            live.c.team_id,
-            live.c.day,
-            live.c.hour,
+            *slot_keys,
             func.count().label("arrivals"),
             func.count().filter(answered).label("answered"),
             func.count().filter(within).label("within"),
-            func.sum(case((and_(timed, ~is_chat), 1), else_=0)).label("timed"),
-            func.sum(case((and_(timed, ~is_chat), live.c.handle_seconds), else_=0)).label("handle"),
-            func.sum(case((and_(timed, is_chat), 1), else_=0)).label("chat_timed"),
-            func.sum(case((and_(timed, is_chat), live.c.handle_seconds), else_=0)).label("chat_handle"),
+            func.count().filter(and_(timed, ~is_chat)).label("timed"),
+            func.sum(c.handle_seconds).filter(and_(timed, ~is_chat)).label("handle"),
+            func.count().filter(and_(timed, is_chat)).label("chat_timed"),
+            func.sum(c.handle_seconds).filter(and_(timed, is_chat)).label("chat_handle"),
         )
-        .group_by(live.c.team_id, live.c.day, live.c.hour)
+        .where(*contact_where)
+        .group_by(c.team_id, *slot_keys)
+        .subquery("by_slot")
+    )
+    b = by_slot.c
+    slot_start = hour_key_epoch(b.hour_key)
+    if slot_seconds < HOUR_SECONDS:
+        slot_start = slot_start + b.slot * slot_seconds
+    # Live teams only, checked per slot rather than per contact.
+    placed = (
+        select(b, slot_start.label("at"))
+        .join(Team.__table__, team.id == b.team_id)
+        .where(team.deleted.is_(False))
+        .subquery("placed")
+    )
+    local_day = epoch_date(placed.c.at + _offset_at(placed.c.at, changes, epoch=True))
+    slots = select(
+        placed,
+        local_day.label("day"),
+        ((placed.c.at + _offset_of_day(local_day, runs)) // HOUR_SECONDS).label("hour"),
+    ).subquery("slots")
+    sl = slots.c
+    live_where = [] if since is None else [sl.day >= since]
+    hourly = (
+        select(
+            sl.team_id,
+            sl.day,
+            sl.hour,
+            *(
+                cast(func.coalesce(func.sum(sl[name]), 0), BigInteger).label(name)
+                for name in ("arrivals", "answered", "within", "timed", "handle", "chat_timed", "chat_handle")
+            ),
+        )
+        .where(*live_where)
+        .group_by(sl.team_id, sl.day, sl.hour)
         .cte("hourly")
     )
     service = (

@@ -48,6 +48,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
     try:
         cursor.execute("SELECT sqrt(4)")  # math functions are a compile-time option of SQLite
     except sqlite3.OperationalError:

@@ -134,3 +134,77 @@ def _frame_inline(element: FrameClause, compiler: SQLCompiler, **kw: Any) -> str
     shape, the values filled in per execution).
     """
     return compiler.visit_frame_clause(element, **{**kw, "literal_execute": True})
+
+
+class utc_hour_key(FunctionElement):
+    """A key for the UTC hour of timestamp column ``ts``, cheap to work out per row: its text up to
+    the hour on SQLite ('YYYY-MM-DD HH', no date parsing), whole hours since 1970 on PostgreSQL.
+    :class:`hour_key_epoch` turns a key back into epoch seconds, once per group."""
+
+    inherit_cache = True
+    name = "ax_utc_hour_key"
+
+
+@compiles(utc_hour_key, "sqlite")
+def _utc_hour_key_sqlite(element: utc_hour_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 13)"
+
+
+@compiles(utc_hour_key, "postgresql")
+def _utc_hour_key_pg(element: utc_hour_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS BIGINT)"
+
+
+class hour_key_epoch(FunctionElement):
+    """Epoch seconds at the start of the hour a :class:`utc_hour_key` stands for."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "ax_hour_key_epoch"
+
+
+@compiles(hour_key_epoch, "sqlite")
+def _hour_key_epoch_sqlite(element: hour_key_epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)} || ':00:00') AS INTEGER)"
+
+
+@compiles(hour_key_epoch, "postgresql")
+def _hour_key_epoch_pg(element: hour_key_epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} * 3600)"
+
+
+class utc_minute(FunctionElement):
+    """The minute of the hour (0-59) of UTC timestamp column ``ts``."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "ax_utc_minute"
+
+
+@compiles(utc_minute, "sqlite")
+def _utc_minute_sqlite(element: utc_minute, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(substr({compiler.process(element.clauses, **kw)}, 15, 2) AS INTEGER)"
+
+
+@compiles(utc_minute, "postgresql")
+def _utc_minute_pg(element: utc_minute, compiler: SQLCompiler, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    return f"CAST(EXTRACT(MINUTE FROM {ts} AT TIME ZONE 'UTC') AS INTEGER)"
+
+
+class epoch_date(FunctionElement):
+    """The UTC date of ``seconds`` since 1970-01-01."""
+
+    type = Date()
+    inherit_cache = True
+    name = "ax_epoch_date"
+
+
+@compiles(epoch_date, "sqlite")
+def _epoch_date_sqlite(element: epoch_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'unixepoch')"
+
+
+@compiles(epoch_date, "postgresql")
+def _epoch_date_pg(element: epoch_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(to_timestamp({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from ax.erlang import required_agents
 from ax.settings import Settings, get_settings
-from ax.team_indicators import compute_team_days, offset_changes, offset_runs, peak_aht
+from ax.team_indicators import _slot_seconds, compute_team_days, offset_changes, offset_runs, peak_aht
 from db.models import (
     Agent,
     AgentDay,
@@ -394,3 +394,25 @@ def test_contacts_around_a_dst_change_are_dated_by_the_offset_at_their_instant(e
     assert (days[(1, fall - timedelta(days=1))].answered, days[(1, fall)].answered) == (1, 3)
     # hours 0, 1 and 24 of the 25-hour day (counted from local midnight, 23:00 UTC on the 24th)
     assert days[(1, fall)].peak_hour_contacts == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "seconds"),
+    [
+        ("UTC", 3600),
+        ("Europe/Lisbon", 3600),  # whole hours, and the changes fall on whole hours
+        ("Asia/Kolkata", 1800),  # +05:30
+        ("Asia/Kathmandu", 900),  # +05:45
+        ("Australia/Lord_Howe", 1800),  # +10:30 and +11:00, changing at 02:00 local
+    ],
+)
+def test_contacts_are_grouped_by_utc_slots_that_never_straddle_a_local_hour(zone: str, seconds: int) -> None:
+    """The roll-up groups contacts by UTC slot before placing slots on local days and hours: a
+    slot must lie within one local hour of one local day, whatever the zone's offsets."""
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    tz = ZoneInfo(zone)
+    slot = _slot_seconds(offset_runs(tz, first, last), offset_changes(tz, first, last))
+    assert slot == seconds
+    # Every slot start is a local hour's start plus whole slots: no slot crosses a local hour.
+    for _, offset in offset_runs(tz, first, last):
+        assert offset % slot == 0
