@@ -23,6 +23,11 @@ Which hour (for the peak hour)
     Erlang interval assumes; on a DST change day the buckets after the change are counted from
     midnight (a 23- or 25-bucket day) rather than by wall-clock label.
 
+    Contacts are many, so they are not dated and bucketed one by one: they are first grouped by
+    UTC slot (an hour, or for zones like India's a shorter slot that never straddles a local hour
+    or an offset change: :func:`_slot_seconds`) off a cheap key, then each slot's start is dated
+    and bucketed as above. Snapshots, far fewer, are dated one by one.
+
 Live channels
     Phone, chat and messaging: contacts that wait in a queue for an agent. Email, social and
     other are worked from a backlog and count neither for service level nor for staffing.
