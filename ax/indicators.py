@@ -378,9 +378,8 @@ def _stretch_totals(stretch, cx):
     )
 
 
-BASE_COLUMNS = (
-    "agent_id",
-    "day",
+# The per-day contact totals (see _totals), kept under the same names in agent_day.
+TOTAL_COLUMNS = (
     "contacts",
     "contacts_email",
     "contacts_chat",
@@ -393,11 +392,18 @@ BASE_COLUMNS = (
     "hard_contacts",
     "csat_sum",
     "csat_count",
+)
+# Status-interval totals, also kept as they are.
+STATUS_COLUMNS = ("on_queue_seconds", "break_seconds", "logged_in_seconds")
+
+# What agent_day_select returns, in order: the columns rebuild_agent_days inserts.
+BASE_COLUMNS = (
+    "agent_id",
+    "day",
+    *TOTAL_COLUMNS,
     "back_to_back",
     "chat_concurrency",
-    "on_queue_seconds",
-    "break_seconds",
-    "logged_in_seconds",
+    *STATUS_COLUMNS,
     "scheduled_seconds",
     "overtime_seconds",
     "occupancy",
@@ -410,23 +416,10 @@ BASE_COLUMNS = (
 
 # Every per-day column the parts of agent_day_select provide (each part some of them).
 _PART_COLUMNS = (
-    "contacts",
-    "contacts_email",
-    "contacts_chat",
-    "contacts_phone",
-    "contacts_other",
-    "handle_seconds",
-    "talk_seconds",
-    "hold_seconds",
-    "wrap_seconds",
-    "hard_contacts",
-    "csat_sum",
-    "csat_count",
+    *TOTAL_COLUMNS,
     "not_b2b",
     "chat_concurrency",
-    "on_queue_seconds",
-    "break_seconds",
-    "logged_in_seconds",
+    *STATUS_COLUMNS,
     "longest_stretch_seconds",
     "hard_since_break_max",
 )
@@ -488,8 +481,8 @@ def agent_day_select(
     p = parts.c
     a = Agent.__table__.c
 
-    contacts = func.coalesce(p.contacts, 0)
-    handle = func.coalesce(p.handle_seconds, 0)
+    totals = {name: func.coalesce(p[name], 0) for name in TOTAL_COLUMNS}  # no contacts: zeros
+    contacts, handle = totals["contacts"], totals["handle_seconds"]
     on_queue = p.on_queue_seconds
     scheduled = _seconds(a.scheduled_hours_per_day * 3600)
     occupancy = case(
@@ -504,18 +497,7 @@ def agent_day_select(
         select(
             p.agent_id,
             p.day,
-            contacts,
-            func.coalesce(p.contacts_email, 0),
-            func.coalesce(p.contacts_chat, 0),
-            func.coalesce(p.contacts_phone, 0),
-            func.coalesce(p.contacts_other, 0),
-            handle,
-            func.coalesce(p.talk_seconds, 0),
-            func.coalesce(p.hold_seconds, 0),
-            func.coalesce(p.wrap_seconds, 0),
-            func.coalesce(p.hard_contacts, 0),
-            func.coalesce(p.csat_sum, 0),
-            func.coalesce(p.csat_count, 0),
+            *(totals[name] for name in TOTAL_COLUMNS),
             contacts - func.coalesce(p.not_b2b, 0),
             p.chat_concurrency,
             on_queue,
