@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: timings, and PostgreSQL plumbing (probe the server, throwaway databases)."""
+"""Shared by the benchmarks: timings, engines and settling a loaded store, and PostgreSQL plumbing
+(probe the server, throwaway databases)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+
+from db.engine import get_engine
 
 
 @dataclass
@@ -19,6 +22,29 @@ class Timing:
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def engine_for(url: str) -> Iterator[Engine]:
+    """The project's engine for ``url``, disposed afterwards (no connection left on a template)."""
+    engine = get_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        get_engine.cache_clear()
+
+
+def settle(engine: Engine, *, vacuum: bool = False) -> None:
+    """After a bulk load, bring the store to where a live one soon is: planner statistics (with
+    ``vacuum`` on PostgreSQL also the visibility map, which index-only scans rely on, as autovacuum
+    sets it soon after a bulk load), and on SQLite the WAL folded into one self-contained file."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)" if vacuum else "ANALYZE")
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

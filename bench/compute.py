@@ -78,10 +78,9 @@ from sqlalchemy.engine import Engine, make_url
 
 import ax.compute
 from ax.compute import ComputeResult, run_compute
-from bench.common import Timing, bench_pg_url, postgres_answers, throwaway_databases
+from bench.common import Timing, bench_pg_url, engine_for, postgres_answers, settle, throwaway_databases
 from connectors.contract import run_sync
 from connectors.demo import DemoHelpdesk
-from db.engine import get_engine
 from db.migrate import alembic_config, current_revision, head_revision, upgrade
 from db.models import AgentStatusInterval, Contact
 
@@ -138,17 +137,6 @@ class Measured:
 # --- loading and snapshots ---------------------------------------------------------------------
 
 
-@contextmanager
-def engine_for(url: str) -> Iterator[Engine]:
-    """The project's engine for ``url``, disposed afterwards (no connection left on a template)."""
-    engine = get_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        get_engine.cache_clear()
-
-
 def load(url: str, agents: int, days: int) -> Timing:
     """Migrate and sync the demo source through ``run_sync``; rows are the records written."""
     with engine_for(url) as engine:
@@ -156,12 +144,7 @@ def load(url: str, agents: int, days: int) -> Timing:
         start = time.perf_counter()
         results = run_sync(engine, helpdesk(agents, days), batch_size=BATCH_SIZE)
         seconds = time.perf_counter() - start
-        if engine.dialect.name == "postgresql":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM (ANALYZE)")
-        else:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file
+        settle(engine, vacuum=True)
     return Timing(sum(result.total for result in results.values()), seconds)
 
 

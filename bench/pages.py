@@ -43,8 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ax.alerts import run_alerts
 from ax.demo import load_demo
 from ax.settings import reset_settings
-from bench.common import Timing, bench_pg_url, postgres_answers, throwaway_databases
-from bench.compute import engine_for
+from bench.common import Timing, bench_pg_url, engine_for, postgres_answers, settle, throwaway_databases
 from db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,12 +93,7 @@ def load(url: str, agents: int, days: int) -> Timing:
         start = time.perf_counter()
         results = load_demo(engine, agents=agents, days=days, seed=SEED, password=PASSWORD)
         seconds = time.perf_counter() - start
-        if engine.dialect.name == "postgresql":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
-        else:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        settle(engine)
     return Timing(sum(r.total for r in results.values()), seconds)
 
 
