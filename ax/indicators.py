@@ -148,14 +148,16 @@ def _totals(c) -> list:
     ]
 
 
-def _contact_totals(cx):
-    """The totals per agent-day (no ordering needed: SQLite streams them in index order)."""
+def _contact_totals(cx, settings: Settings):
+    """SQLite: the totals per agent-day, grouped as they stream out of the index (no sort), each
+    with its count of contacts that are not back-to-back (:func:`_not_back_to_back`)."""
     c = cx.c
-    return (
+    grouped = (
         select(c.agent_id, c.work_day.label("day"), *_totals(c))
         .group_by(c.agent_id, c.work_day)
         .subquery("ct")
     )
+    return select(grouped, _not_back_to_back(grouped, settings).label("not_b2b")).subquery("ctb")
 
 
 def _contact_day_pass(cx, settings: Settings):
@@ -205,22 +207,30 @@ def _beyond_reach(start, end, reach):
     )
 
 
-def _not_back_to_back(cx, settings: Settings):
-    """Per agent-day, the contacts that do *not* start within the back-to-back gap of the previous
-    one's end (in start, end order), or are the day's first.
+def _not_back_to_back(day, settings: Settings):
+    """SQLite: for the agent-day of row ``day`` (agent_id, day), its contacts that do *not* start
+    within the back-to-back gap of the previous one's end (in start, end order), or are the
+    day's first. Back-to-back = contacts − these.
 
-    Back-to-back = contacts − these. Only these rows leave the window to be grouped, fewer
-    than all contacts, which is most of the cost of grouping after a window on SQLite.
+    A correlated subquery, once per agent-day: a window over that day's contacts, read in index
+    order. One window over every contact in scope instead had to be sorted again to be grouped,
+    which cost more than the window itself. It reads ``contact`` itself, not the scope's CTE: the
+    agent and day pin the rows down, and the scope's list of agents would be looked at per call.
     """
-    c = cx.c
-    window = {"partition_by": (c.agent_id, c.work_day), "order_by": (c.work_start, c.work_end)}
-    gap = (c.work_start - func.lag(c.work_end).over(**window)).label("gap")
-    seq = select(c.agent_id, c.work_day, gap).subquery("seq")
+    o = Contact.__table__.alias("own").c
+    gap = (o.work_start - func.lag(o.work_end).over(order_by=(o.work_start, o.work_end))).label("gap")
+    seq = (
+        select(gap)
+        .where(o.agent_id == day.c.agent_id, o.work_day == day.c.day, o.deleted.is_(False))
+        .correlate(day)
+        .subquery("seq")
+    )
     return (
-        select(seq.c.agent_id, seq.c.work_day.label("day"), func.count().label("not_b2b"))
+        select(func.count())
+        .select_from(seq)
         .where(or_(seq.c.gap.is_(None), seq.c.gap > settings.back_to_back_seconds))
-        .group_by(seq.c.agent_id, seq.c.work_day)
-        .subquery("nb2b")
+        .correlate(day)
+        .scalar_subquery()
     )
 
 
@@ -457,12 +467,12 @@ def _contact_parts(cx, settings: Settings, dialect: str) -> list[Any]:
     """The per-day parts from contacts, in the shape each back end runs fastest.
 
     PostgreSQL windows and groups cheaply in one pass. SQLite has to sort again to group what
-    leaves a window, so it groups the totals straight off the index, and only the contacts that
-    are not back-to-back, and the chats, go through a window.
+    leaves a window, so it groups the totals straight off the index, runs the back-to-back window
+    per agent-day (nothing to sort), and only the chats go through one window in scope.
     """
     if dialect == "postgresql":
         return [_contact_day_pass(cx, settings)]
-    return [_contact_totals(cx), _not_back_to_back(cx, settings), _chat_concurrency(cx)]
+    return [_contact_totals(cx, settings), _chat_concurrency(cx)]
 
 
 def agent_day_select(
