@@ -5,9 +5,10 @@ working days compared with the agent's own baseline — mean and SD of the 28 wo
 in SD units. "28 days" counts *working* days (rows), so a week off does not empty the baseline.
 Fewer than ``baseline_min_days`` prior days, or no spread, leaves the deviation unknown.
 
-An incremental run (``since``) reads, per agent, only the 28 working days before ``since`` and
-the days from ``since`` on: exactly the rows the windows of those days look at. Days in a row
-continue from the stored count of the day that run started on, when it lies before ``since``.
+An incremental run (``since``) reads, per agent, the days from ``since`` on and before it only
+what the windows of those days look at: the 28 working days for the baselines, the 4 for the
+EWMA's earlier terms and days in a row. Days in a row continue from the stored count of the day
+that run started on, when it lies before ``since``.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def _stats(scope: Scope):
             rows.c.agent_id, rows.c.day, *_baseline_columns(rows.c), *_recent_columns(rows.c)
         ).subquery("stats")
     base_rows = _rows(scope, BASELINE_DAYS, "base_rows")
-    recent_rows = _rows(scope, EWMA_TERMS - 1, "recent_rows")
+    # The EWMA's earlier terms, and at least the day before (days in a row continue from it).
+    recent_rows = _rows(scope, max(1, EWMA_TERMS - 1), "recent_rows")
     baseline = select(base_rows.c.agent_id, base_rows.c.day, *_baseline_columns(base_rows.c)).subquery(
         "baseline"
     )
