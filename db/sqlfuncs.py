@@ -136,6 +136,18 @@ def _frame_inline(element: FrameClause, compiler: SQLCompiler, **kw: Any) -> str
     return compiler.visit_frame_clause(element, **{**kw, "literal_execute": True})
 
 
+def _spelled(construct: type[FunctionElement], **templates: str) -> None:
+    """Register a construct's SQL per dialect: a template whose ``{0}``, ``{1}``… are its arguments."""
+    for dialect, template in templates.items():
+
+        def render(
+            element: FunctionElement, compiler: SQLCompiler, _template: str = template, **kw: Any
+        ) -> str:
+            return _template.format(*(compiler.process(arg, **kw) for arg in element.clauses))
+
+        compiles(construct, dialect)(render)
+
+
 class utc_hour_key(FunctionElement):
     """A key for the UTC hour of timestamp column ``ts``, cheap to work out per row: its text up to
     the hour on SQLite ('YYYY-MM-DD HH', no date parsing), whole hours since 1970 on PostgreSQL.
@@ -145,14 +157,11 @@ class utc_hour_key(FunctionElement):
     name = "ax_utc_hour_key"
 
 
-@compiles(utc_hour_key, "sqlite")
-def _utc_hour_key_sqlite(element: utc_hour_key, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 13)"
-
-
-@compiles(utc_hour_key, "postgresql")
-def _utc_hour_key_pg(element: utc_hour_key, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS BIGINT)"
+_spelled(
+    utc_hour_key,
+    sqlite="substr({0}, 1, 13)",
+    postgresql="CAST(FLOOR(EXTRACT(EPOCH FROM {0}) / 3600) AS BIGINT)",
+)
 
 
 class hour_key_epoch(FunctionElement):
@@ -163,14 +172,7 @@ class hour_key_epoch(FunctionElement):
     name = "ax_hour_key_epoch"
 
 
-@compiles(hour_key_epoch, "sqlite")
-def _hour_key_epoch_sqlite(element: hour_key_epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)} || ':00:00') AS INTEGER)"
-
-
-@compiles(hour_key_epoch, "postgresql")
-def _hour_key_epoch_pg(element: hour_key_epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.clauses, **kw)} * 3600)"
+_spelled(hour_key_epoch, sqlite="CAST(strftime('%s', {0} || ':00:00') AS INTEGER)", postgresql="({0} * 3600)")
 
 
 class utc_minute(FunctionElement):
@@ -181,15 +183,11 @@ class utc_minute(FunctionElement):
     name = "ax_utc_minute"
 
 
-@compiles(utc_minute, "sqlite")
-def _utc_minute_sqlite(element: utc_minute, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(substr({compiler.process(element.clauses, **kw)}, 15, 2) AS INTEGER)"
-
-
-@compiles(utc_minute, "postgresql")
-def _utc_minute_pg(element: utc_minute, compiler: SQLCompiler, **kw: Any) -> str:
-    ts = compiler.process(element.clauses, **kw)
-    return f"CAST(EXTRACT(MINUTE FROM {ts} AT TIME ZONE 'UTC') AS INTEGER)"
+_spelled(
+    utc_minute,
+    sqlite="CAST(substr({0}, 15, 2) AS INTEGER)",
+    postgresql="CAST(EXTRACT(MINUTE FROM {0} AT TIME ZONE 'UTC') AS INTEGER)",
+)
 
 
 class epoch_date(FunctionElement):
@@ -200,11 +198,8 @@ class epoch_date(FunctionElement):
     name = "ax_epoch_date"
 
 
-@compiles(epoch_date, "sqlite")
-def _epoch_date_sqlite(element: epoch_date, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'unixepoch')"
-
-
-@compiles(epoch_date, "postgresql")
-def _epoch_date_pg(element: epoch_date, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(to_timestamp({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+_spelled(
+    epoch_date,
+    sqlite="date({0}, 'unixepoch')",
+    postgresql="CAST(to_timestamp({0}) AT TIME ZONE 'UTC' AS DATE)",
+)
