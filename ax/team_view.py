@@ -272,7 +272,7 @@ def _labels(values: pd.Series, fmt: str, above: pd.Series) -> pd.Series:
         text = values.map(lambda v: f"{v:.1f}", na_action="ignore")
     else:
         text = values.round().map(lambda v: f"{v:,.0f}", na_action="ignore")
-    text = text.fillna("n/a")
+    text = text.astype(object).fillna("n/a")  # all unknown: still float, which text cannot fill
     return text.where(~above, text + " ▲")
 
 

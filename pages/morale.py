@@ -113,6 +113,7 @@ table = pd.DataFrame(
         "Contacts": workload["contacts"],
         "Occupancy": workload["occupancy"]
         .map(lambda v: f"{v:.0%}", na_action="ignore")
+        .astype(object)  # all unknown: still float, and text cannot fill a float column
         .fillna("no status data")
         .where(workload["contacts"].notna(), "no workload data"),
         "Overtime (h)": workload["overtime_hours"],

@@ -210,7 +210,10 @@ def _latest_day(picture: TeamPicture) -> None:
             "Day": pd.to_datetime(frame["day"]).dt.strftime("%a %d %b"),
             "Contacts": frame["contacts"],
             "AHT (min)": frame["aht_minutes"],
-            "Occupancy": frame["occupancy"].map(lambda v: f"{v:.0%}", na_action="ignore").fillna(NO_STATUS),
+            "Occupancy": frame["occupancy"]
+            .map(lambda v: f"{v:.0%}", na_action="ignore")
+            .astype(object)
+            .fillna(NO_STATUS),
             "Back-to-back": frame["back_to_back"],
             "Hard contacts": frame["hard_contacts"],
             "Risk (workload)": frame["level"].fillna("not computed"),
