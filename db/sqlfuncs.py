@@ -18,6 +18,18 @@ from sqlalchemy.sql.functions import FunctionElement
 from db.types import UTCDateTime
 
 
+def _spelled(construct: type[FunctionElement], **templates: str) -> None:
+    """Register a construct's SQL per dialect: a template whose ``{0}``, ``{1}``… are its arguments."""
+    for dialect, template in templates.items():
+
+        def render(
+            element: FunctionElement, compiler: SQLCompiler, _template: str = template, **kw: Any
+        ) -> str:
+            return _template.format(*(compiler.process(arg, **kw) for arg in element.clauses))
+
+        compiles(construct, dialect)(render)
+
+
 class epoch_seconds(FunctionElement):
     """Whole seconds since 1970-01-01 UTC of a UTC timestamp column, on SQLite and PostgreSQL."""
 
@@ -31,17 +43,14 @@ def _epoch_unsupported(element: epoch_seconds, compiler: SQLCompiler, **kw: Any)
     raise CompileError(f"epoch_seconds() has no rendering for {compiler.dialect.name}")
 
 
-@compiles(epoch_seconds, "sqlite")
-def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+_spelled(
+    epoch_seconds,
     # UTCDateTime stores naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'. strftime rounds to the
     # millisecond before '%s' (…59.9996 would become the next second), so the fraction is cut off
     # first: whole seconds rounded down, as FLOOR on PostgreSQL and as ingest stamps work_start.
-    return f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
-
-
-@compiles(epoch_seconds, "postgresql")
-def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+    sqlite="CAST(strftime('%s', substr({0}, 1, 19)) AS INTEGER)",
+    postgresql="CAST(FLOOR(EXTRACT(EPOCH FROM {0})) AS BIGINT)",
+)
 
 
 class day_number(FunctionElement):
@@ -52,14 +61,11 @@ class day_number(FunctionElement):
     name = "ax_day_number"
 
 
-@compiles(day_number, "sqlite")
-def _day_number_sqlite(element, compiler, **kw) -> str:
-    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
-
-
-@compiles(day_number, "postgresql")
-def _day_number_pg(element, compiler, **kw) -> str:
-    return f"({compiler.process(element.clauses, **kw)} - DATE '1970-01-01')"
+_spelled(
+    day_number,
+    sqlite="CAST(julianday({0}) - 2440587.5 AS INTEGER)",
+    postgresql="({0} - DATE '1970-01-01')",
+)
 
 
 class shifted_date(FunctionElement):
@@ -72,16 +78,11 @@ class shifted_date(FunctionElement):
     name = "ax_shifted_date"
 
 
-@compiles(shifted_date, "sqlite")
-def _shifted_date_sqlite(element: shifted_date, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"date(substr({ts}, 1, 19), ({seconds}) || ' seconds')"
-
-
-@compiles(shifted_date, "postgresql")
-def _shifted_date_pg(element: shifted_date, compiler: SQLCompiler, **kw: Any) -> str:
-    ts, seconds = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"CAST(date_trunc('second', {ts} AT TIME ZONE 'UTC') + ({seconds}) * INTERVAL '1 second' AS DATE)"
+_spelled(
+    shifted_date,
+    sqlite="date(substr({0}, 1, 19), ({1}) || ' seconds')",
+    postgresql="CAST(date_trunc('second', {0} AT TIME ZONE 'UTC') + ({1}) * INTERVAL '1 second' AS DATE)",
+)
 
 
 class from_epoch(FunctionElement):
@@ -94,14 +95,7 @@ class from_epoch(FunctionElement):
     name = "ax_from_epoch"
 
 
-@compiles(from_epoch, "sqlite")
-def _from_epoch_sqlite(element: from_epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"datetime({compiler.process(element.clauses, **kw)}, 'unixepoch')"
-
-
-@compiles(from_epoch, "postgresql")
-def _from_epoch_pg(element: from_epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_timestamp({compiler.process(element.clauses, **kw)})"
+_spelled(from_epoch, sqlite="datetime({0}, 'unixepoch')", postgresql="to_timestamp({0})")
 
 
 class seconds_between(FunctionElement):
@@ -112,16 +106,11 @@ class seconds_between(FunctionElement):
     name = "ax_seconds_between"
 
 
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"((julianday({b}) - julianday({a})) * 86400.0)"
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_between_pg(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({b} - {a}))"
+_spelled(
+    seconds_between,
+    sqlite="((julianday({1}) - julianday({0})) * 86400.0)",
+    postgresql="EXTRACT(EPOCH FROM ({1} - {0}))",
+)
 
 
 @compiles(FrameClause)
@@ -134,18 +123,6 @@ def _frame_inline(element: FrameClause, compiler: SQLCompiler, **kw: Any) -> str
     shape, the values filled in per execution).
     """
     return compiler.visit_frame_clause(element, **{**kw, "literal_execute": True})
-
-
-def _spelled(construct: type[FunctionElement], **templates: str) -> None:
-    """Register a construct's SQL per dialect: a template whose ``{0}``, ``{1}``… are its arguments."""
-    for dialect, template in templates.items():
-
-        def render(
-            element: FunctionElement, compiler: SQLCompiler, _template: str = template, **kw: Any
-        ) -> str:
-            return _template.format(*(compiler.process(arg, **kw) for arg in element.clauses))
-
-        compiles(construct, dialect)(render)
 
 
 class utc_hour_key(FunctionElement):
