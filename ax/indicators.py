@@ -182,29 +182,32 @@ def _contact_day_pass(cx, settings: Settings):
         func.max(case((chat, c.work_end))).over(**window).label("reach"),
     ).subquery("seq")
     s = seq.c
-    beyond = _beyond_reach(s.work_start, s.work_end, s.reach)
     return (
         select(
             s.agent_id,
             s.work_day.label("day"),
             *_totals(s),
             _count_if(or_(s.gap.is_(None), s.gap > settings.back_to_back_seconds)).label("not_b2b"),
-            (
-                func.sum(s.work_end - s.work_start).filter(s.chat) * 1.0 / func.sum(beyond).filter(s.chat)
-            ).label("chat_concurrency"),
+            _concurrency(s.work_start, s.work_end, s.reach, s.chat).label("chat_concurrency"),
         )
         .group_by(s.agent_id, s.work_day)
         .subquery("cday")
     )
 
 
-def _beyond_reach(start, end, reach):
-    """How much of the span [start, end] lies beyond ``reach`` (the furthest end before it)."""
-    return case(
+def _concurrency(start, end, reach, chats=None):
+    """Chat concurrency over rows in start order (``chats``: which rows are chats; all when None):
+    summed chat time ÷ the time at least one chat was open, each span adding the part of it that
+    lies beyond ``reach``, the furthest end of the chats before it (see :func:`_chat_concurrency`)."""
+    beyond = case(
         (or_(reach.is_(None), reach <= start), end - start),
         (end > reach, end - reach),
         else_=0,
     )
+    chat_time, open_time = func.sum(end - start), func.sum(beyond)
+    if chats is not None:
+        chat_time, open_time = chat_time.filter(chats), open_time.filter(chats)
+    return chat_time * 1.0 / open_time
 
 
 def _not_back_to_back(day, settings: Settings):
@@ -251,12 +254,11 @@ def _chat_concurrency(cx):
         .subquery("chats")
     )
     s = swept.c
-    beyond = _beyond_reach(s.work_start, s.work_end, s.reach)
     return (
         select(
             s.agent_id,
             s.work_day.label("day"),
-            (func.sum(s.work_end - s.work_start) * 1.0 / func.sum(beyond)).label("chat_concurrency"),
+            _concurrency(s.work_start, s.work_end, s.reach).label("chat_concurrency"),
         )
         .group_by(s.agent_id, s.work_day)
         .subquery("conc")
