@@ -220,11 +220,6 @@ def _data_days(conn: Connection, since: date | None) -> tuple[date, date] | None
     return first - timedelta(days=1), max(highs).date() + timedelta(days=1)
 
 
-def _window_start(since: date | None) -> datetime | None:
-    """The earliest UTC instant of local day ``since`` in any zone (None: no window)."""
-    return None if since is None else datetime.combine(since, time(), UTC) - MAX_AHEAD
-
-
 # --- the roll-up ---------------------------------------------------------------------------------
 
 
@@ -254,7 +249,7 @@ def _parts(
     c = Contact.__table__.c
     s = QueueSnapshot.__table__.c
     si = AgentStatusInterval.__table__.c
-    window_utc = _window_start(since)
+    window_utc = None if since is None else datetime.combine(since, time(), UTC) - MAX_AHEAD
 
     # One row per (team, agent), however many membership rows say so.
     members = (
@@ -500,13 +495,13 @@ def longest_on_queue(
     """
     si = AgentStatusInterval.__table__.c
     where = [si.deleted.is_(False), si.status.in_(ON_QUEUE_STATUSES)]
-    since_known = known is not None and synced_after is not None
-    if since_known:
+    if known is None or synced_after is None:
+        known = 0  # no earlier bound to raise: every interval is measured
+    else:
         where.append(si.synced_at > synced_after)
     duration = func.max(seconds_between(si.started_at, si.ended_at))
     longest = conn.execute(select(duration).where(*where)).scalar()
-    found = max(0, math.ceil(longest or 0)) + 1
-    return max(found, known) if since_known and known is not None else found
+    return max(known, max(0, math.ceil(longest or 0)) + 1)
 
 
 def _on(left: FromClause, right: FromClause) -> ColumnElement[bool]:
