@@ -56,11 +56,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from ax.access import AccessDenied, Viewer, check_agent, check_self, check_team, require_role
@@ -70,6 +70,7 @@ from ax.indicators import ON_QUEUE, hard_contact
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS, peak_aht
 from ax.workload import teams_of_agent
+from db.ingest import epoch_second
 from db.models import (
     Agent,
     AgentDay,
@@ -613,25 +614,30 @@ def _stretch_start(status: _Status, now: datetime, gap: timedelta) -> datetime |
 
 
 def _hard_since(session: Session, starts: dict[int, datetime], now: datetime) -> dict[int, int]:
-    """Hard contacts (ax.indicators' definition) each agent started since their stretch began."""
+    """Hard contacts (ax.indicators' definition) each agent started since their stretch began.
+
+    Read through the compute's ``ix_contact_agent_work`` by the work start stamped at ingest
+    (whole epoch seconds: a contact started within the stretch's first second counts). The
+    agent's local work day is within a day of the UTC date, which bounds the index range.
+    """
     if not starts:
         return {}
     c = Contact.__table__.c
-    begin = func.coalesce(c.first_response_at, c.created_at)
     earliest = min(starts.values())
     rows = session.execute(
-        select(c.agent_id, begin.label("begin")).where(
+        select(c.agent_id, c.work_start).where(
             c.agent_id.in_(list(starts)),
+            c.work_day >= earliest.astimezone(UTC).date() - timedelta(days=1),
+            c.work_day <= now.astimezone(UTC).date() + timedelta(days=1),
+            c.work_start >= epoch_second(earliest),
+            c.work_start <= epoch_second(now),
             c.deleted.is_(False),
-            c.created_at >= earliest - STATUS_LOOKBACK,
-            c.created_at <= now,
-            and_(begin >= earliest, begin <= now),
             hard_contact(c),
         )
     ).all()
     counts: dict[int, int] = dict.fromkeys(starts, 0)
     for agent_id, begun in rows:
-        if begun >= starts[agent_id]:
+        if begun >= epoch_second(starts[agent_id]):
             counts[agent_id] += 1
     return counts
 

@@ -121,9 +121,10 @@ class Contact(SourceKeyed, table=True):
     __tablename__ = "contact"
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_contact_source_ext"),
-        Index("ix_contact_agent_created", "agent_id", "created_at"),
         # The indicator compute reads an agent's contacts by local work day, in work span order,
-        # from this index alone (it holds every column the compute reads: no table look-ups).
+        # from this index alone (it holds every column the compute reads: no table look-ups); so
+        # does the break planner (hard contacts since a stretch began), and it serves the
+        # foreign key on agent_id.
         Index("ix_contact_agent_work", *CONTACT_WORK_COLUMNS),
         # Which agents and days rows synced since the last compute touch, off the index alone.
         Index("ix_contact_synced_work", "synced_at", "agent_id", "work_day"),
