@@ -21,11 +21,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from db import models as m
 from db import records as r
+from db.sqlfuncs import one_of
 from db.stats import refresh_statistics
 from db.types import utcnow
 from db.upsert import bulk_upsert
 
-_IN_CHUNK = 500
 log = logging.getLogger("ax.ingest")
 
 
@@ -125,16 +125,14 @@ class _RefResolver:
 
     def _select(self, conn: Connection, table: Table, wanted: list[str], cache: dict[str, int]) -> None:
         agents = table.name == "agent"
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
-            columns = [table.c.external_id, table.c.id, *([table.c.timezone] if agents else [])]
-            rows = conn.execute(
-                select(*columns).where(table.c.source == self.source, table.c.external_id.in_(chunk))
-            )
-            for row in rows:
-                cache[row[0]] = row[1]
-                if agents:
-                    self.timezones[row[1]] = row[2]
+        columns = [table.c.external_id, table.c.id, *([table.c.timezone] if agents else [])]
+        rows = conn.execute(
+            select(*columns).where(table.c.source == self.source, one_of(table.c.external_id, wanted))
+        )
+        for row in rows:
+            cache[row[0]] = row[1]
+            if agents:
+                self.timezones[row[1]] = row[2]
 
     def ids(
         self,
@@ -170,7 +168,7 @@ class _RefResolver:
         wanted = sorted({k for k in keys if k not in cache})
         if wanted:
             table = _table(m.PulseSurvey)
-            rows = conn.execute(select(table.c.key, table.c.id).where(table.c.key.in_(wanted)))
+            rows = conn.execute(select(table.c.key, table.c.id).where(one_of(table.c.key, wanted)))
             cache.update({k: i for k, i in rows})
             unknown = [k for k in wanted if k not in cache]
             if unknown:
@@ -295,14 +293,10 @@ class Ingestor:
 
     def _stored_timezones(self, conn: Connection, external_ids: list[str]) -> dict[str, tuple[int, str]]:
         agent = _table(m.Agent)
-        found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(external_ids), _IN_CHUNK):
-            query = select(agent.c.external_id, agent.c.id, agent.c.timezone).where(
-                agent.c.source == self.source,
-                agent.c.external_id.in_(external_ids[start : start + _IN_CHUNK]),
-            )
-            found.update({ext: (agent_id, tz) for ext, agent_id, tz in conn.execute(query)})
-        return found
+        query = select(agent.c.external_id, agent.c.id, agent.c.timezone).where(
+            agent.c.source == self.source, one_of(agent.c.external_id, external_ids)
+        )
+        return {ext: (agent_id, tz) for ext, agent_id, tz in conn.execute(query)}
 
     def _restamp(self, conn: Connection, agent_id: int, timezone: str) -> None:
         """An agent's timezone changed (a placeholder's UTC included): their local days move.
@@ -332,13 +326,10 @@ class Ingestor:
     def _moved_away(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         """Note the agent-days that stored rows about to be overwritten by ``rows`` leave: a contact
         handed to another agent, a first response that moves its work to another day."""
-        stored: dict[str, tuple[int | None, date | None]] = {}
-        wanted = [row["external_id"] for row in rows]
-        for start in range(0, len(wanted), _IN_CHUNK):
-            query = select(table.c.external_id, table.c.agent_id, table.c.work_day).where(
-                table.c.source == self.source, table.c.external_id.in_(wanted[start : start + _IN_CHUNK])
-            )
-            stored.update({ext: (agent_id, day) for ext, agent_id, day in conn.execute(query)})
+        query = select(table.c.external_id, table.c.agent_id, table.c.work_day).where(
+            table.c.source == self.source, one_of(table.c.external_id, (row["external_id"] for row in rows))
+        )
+        stored = {ext: (agent_id, day) for ext, agent_id, day in conn.execute(query)}
         left = {
             old
             for row in rows
@@ -425,19 +416,16 @@ class Ingestor:
     def _lowest_ratings(self, conn: Connection, contact_ids: list[str]) -> dict[str, int]:
         """The lowest live rating of each of these contacts that has one (ratings can come first)."""
         rating = _table(m.CsatRating)
-        found: dict[str, int] = {}
-        for start in range(0, len(contact_ids), _IN_CHUNK):
-            query = (
-                select(rating.c.contact_external_id, func.min(rating.c.score))
-                .where(
-                    rating.c.source == self.source,
-                    rating.c.contact_external_id.in_(contact_ids[start : start + _IN_CHUNK]),
-                    rating.c.deleted.is_(False),
-                )
-                .group_by(rating.c.contact_external_id)
+        query = (
+            select(rating.c.contact_external_id, func.min(rating.c.score))
+            .where(
+                rating.c.source == self.source,
+                one_of(rating.c.contact_external_id, contact_ids),
+                rating.c.deleted.is_(False),
             )
-            found.update(dict(conn.execute(query).all()))
-        return found
+            .group_by(rating.c.contact_external_id)
+        )
+        return dict(conn.execute(query).all())
 
     def _refresh_ratings(self, conn: Connection, contact_ids: Iterable[str]) -> None:
         """Set ``rating_score`` of these contacts from their live ratings; a contact whose score
@@ -453,17 +441,15 @@ class Ingestor:
             )
             .scalar_subquery()
         )
-        wanted = sorted(set(contact_ids))
-        for start in range(0, len(wanted), _IN_CHUNK):
-            conn.execute(
-                update(contact)
-                .where(
-                    contact.c.source == self.source,
-                    contact.c.external_id.in_(wanted[start : start + _IN_CHUNK]),
-                    contact.c.rating_score.is_distinct_from(lowest),
-                )
-                .values(rating_score=lowest, synced_at=self._synced_at)
+        conn.execute(
+            update(contact)
+            .where(
+                contact.c.source == self.source,
+                one_of(contact.c.external_id, sorted(set(contact_ids))),
+                contact.c.rating_score.is_distinct_from(lowest),
             )
+            .values(rating_score=lowest, synced_at=self._synced_at)
+        )
 
     def _segments(self, conn: Connection, recs: list[r.WorkSegmentRecord], result: PageResult) -> None:
         agents = self._refs.ids(conn, "agent", (s.agent_external_id for s in recs), result)
@@ -544,14 +530,10 @@ class Ingestor:
     def _rated_contacts(self, conn: Connection, rating_ids: list[str]) -> list[str]:
         """The contacts these ratings are stored against (before an update may point them elsewhere)."""
         rating = _table(m.CsatRating)
-        found: list[str] = []
-        for start in range(0, len(rating_ids), _IN_CHUNK):
-            query = select(rating.c.contact_external_id).where(
-                rating.c.source == self.source,
-                rating.c.external_id.in_(rating_ids[start : start + _IN_CHUNK]),
-            )
-            found.extend(conn.execute(query).scalars())
-        return found
+        query = select(rating.c.contact_external_id).where(
+            rating.c.source == self.source, one_of(rating.c.external_id, rating_ids)
+        )
+        return list(conn.execute(query).scalars())
 
     def _answers(self, conn: Connection, recs: list[r.PulseAnswerRecord], result: PageResult) -> None:
         agents = self._refs.ids(conn, "agent", (a.agent_external_id for a in recs), result)
@@ -584,16 +566,15 @@ class Ingestor:
             values: dict[str, Any] = {"deleted": True}
             if "synced_at" in table.c:
                 values["synced_at"] = self._synced_at
-            for start in range(0, len(ids), _IN_CHUNK):
-                conn.execute(
-                    update(table)
-                    .where(
-                        table.c.source == self.source,
-                        table.c.external_id.in_(ids[start : start + _IN_CHUNK]),
-                        table.c.deleted.is_(False),  # deleted again: nothing changes
-                    )
-                    .values(**values)
+            conn.execute(
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    one_of(table.c.external_id, ids),
+                    table.c.deleted.is_(False),  # deleted again: nothing changes
                 )
+                .values(**values)
+            )
             result.rows[f"{kind} deleted"] += len(ids)
             if kind == _table(m.CsatRating).name:
                 self._refresh_ratings(conn, self._rated_contacts(conn, ids))
