@@ -434,6 +434,27 @@ def test_candidates_are_ranked_by_recovery_need(engine: Engine) -> None:
     assert a03.why.startswith("Cannot forecast")
 
 
+def test_a_hard_contact_counts_by_when_its_work_started_however_long_it_waited(engine: Engine) -> None:
+    """Created 20 h before the stretch began but first answered inside it: it counts; one answered
+    just before the break does not."""
+    records = [
+        *directory(1),
+        on_queue("a01", m(-120), m(-75)),
+        on_queue("a01", m(-75), m(-60), "break"),
+        on_queue("a01", m(-60)),
+        *(
+            ContactRecord(ext, "email", m(-1200), agent_external_id="a01", first_response_at=m(at), csat=1)
+            for ext, at in (("old", -30), ("before", -80))
+        ),
+    ]
+    load(engine, records)
+    v = accounts(engine)
+    with Session(engine) as session:
+        (candidate,) = plan_breaks(session, v["lead"], teams(engine)["A"], NOW).candidates
+    assert candidate.hard_since_break == 1
+    assert "1 hard contact since" in candidate.need
+
+
 def test_team_only_privacy_keeps_the_order_and_withholds_the_numbers(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
