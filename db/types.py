@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC timestamps on every back end.
@@ -27,17 +29,35 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect):
+        # One step instead of process_bind_param + the driver type's own processing (ingest binds
+        # hundreds of thousands of these).
         if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
+
+            def process_aware(value: datetime | None) -> datetime | None:
+                # psycopg sends an aware value in any zone as the same instant
+                if value is not None and value.tzinfo is None:
+                    raise ValueError(f"naive datetime {value!r}: AX stores timezone-aware UTC only")
+                return value
+
+            return process_aware
 
         def process(value: datetime | None) -> str | None:
-            # One step instead of process_bind_param + SQLite's DATETIME formatting (ingest binds
-            # hundreds of thousands of these): the same naive-UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
+            # the naive-UTC text SQLite's DATETIME would write, 'YYYY-MM-DD HH:MM:SS.ffffff'
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime {value!r}: AX stores timezone-aware UTC only")
-            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError(f"naive datetime {value!r}: AX stores timezone-aware UTC only")
+                value = value.astimezone(UTC)
+            return _SQLITE_TEXT % (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
 
         return process
 

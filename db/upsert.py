@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
@@ -72,8 +73,6 @@ def bulk_upsert(
             raise DBAPIError.instance(
                 sql, list(batch), exc, conn.dialect.loaded_dbapi.Error, conn.engine.hide_parameters
             ) from exc
-        if not conn.dialect.positional:
-            params = [dict(zip(order, values, strict=True)) for values in params]
         conn.exec_driver_sql(sql, params)
     return len(rows)
 
@@ -92,11 +91,11 @@ def _compiled(
     if dialect.driver not in ("pysqlite", "psycopg"):
         return None
     compiled = upsert_statement(table, dialect.name, key=key, columns=columns).compile(
-        dialect=dialect, column_keys=list(names)
+        dialect=_positional(dialect), column_keys=list(names)
     )
     if set(compiled.params) != set(names) or compiled.escaped_bind_names:
         return None
-    order = tuple(compiled.positiontup or ()) if dialect.positional else names
+    order = tuple(compiled.positiontup or ())
     if sorted(order) != sorted(names):
         return None
     processors = []
@@ -105,3 +104,14 @@ def _compiled(
         if process is not None:
             processors.append((i, process))
     return compiled.string, order, processors
+
+
+@lru_cache(maxsize=8)
+def _positional(dialect: Dialect) -> Dialect:
+    """The dialect, with positional parameters (``?`` on SQLite, ``%s`` on psycopg, which also
+    takes them): each row goes to the driver as a tuple, with no name to look up per value."""
+    if dialect.positional:
+        return dialect
+    positional = copy.copy(dialect)  # keeps what the connection told it (server version, …)
+    positional.paramstyle, positional.positional = "format", True
+    return positional
