@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from db import models as m
 from db import records as r
 from db.sqlfuncs import one_of
-from db.stats import refresh_statistics
+from db.stats import INGEST_STALE_SHARE, refresh_statistics
 from db.types import utcnow
 from db.upsert import bulk_upsert
 
@@ -196,7 +196,7 @@ class Ingestor:
         for record in records:
             by_type[type(record)].append(record)
         result = PageResult()
-        refresh_statistics(self.engine, _ANALYZED)
+        refresh_statistics(self.engine, _ANALYZED, INGEST_STALE_SHARE)
         # Stamped on activity rows so the incremental compute finds the agent-days this page touched.
         self._synced_at = utcnow()
         try:
