@@ -1,7 +1,8 @@
 """Workload reads for the pages: each takes the viewer and returns only what that viewer may see.
 
-All numbers come from the precomputed ``agent_day`` table; nothing here is derived from survey
-answers, so every figure a lead sees about an agent is operational work data.
+All numbers come from the precomputed ``agent_day`` table (and, for an agent's own "by this time
+of day" average, their own contacts); nothing here is derived from survey answers, so every
+figure a lead sees about an agent is operational work data.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from ax.access import Viewer, check_agent, require_role
-from db.models import Agent, AgentDay, Role, Team, TeamMembership
+from db.ingest import epoch_second
+from db.models import Agent, AgentDay, Contact, Role, Team, TeamMembership
+from db.types import utcnow
 
 DAY_COLUMNS = [
     "day",
@@ -61,6 +64,15 @@ def _with_derived(frame: pd.DataFrame) -> pd.DataFrame:
 # --- agent: my workload ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SoFar:
+    """The agent's 28-day average of what they had started by this clock time of day."""
+
+    at: datetime  # now, in the agent's timezone
+    contacts: float
+    handle_hours: float
+
+
 @dataclass
 class MyWorkload:
     agent_name: str
@@ -68,6 +80,7 @@ class MyWorkload:
     today: date
     days: pd.DataFrame  # one row per worked local day, oldest first
     team_median: pd.DataFrame  # per day: median contacts and AHT of the agent's team(s)
+    so_far: SoFar | None = None  # today's running totals compare with this, not a whole day
 
     @property
     def today_row(self) -> pd.Series | None:
@@ -77,30 +90,69 @@ class MyWorkload:
     @property
     def baseline(self) -> pd.Series | None:
         """Mean of the 28 days before today: the agent's own yardstick."""
-        past = self.days[
-            (self.days["day"] < self.today) & (self.days["day"] >= self.today - timedelta(days=28))
-        ]
+        past = _baseline_days(self.days, self.today)
         if past.empty:
             return None
         return past[["contacts", "handle_hours", "aht_seconds", "hard_contacts"]].mean()
 
 
-def my_workload(session: Session, viewer: Viewer, *, days: int = 42) -> MyWorkload:
-    """The signed-in agent's own workload over ``days`` local days, with their team's median."""
+def _baseline_days(days: pd.DataFrame, today: date) -> pd.DataFrame:
+    """The worked days of the 28 before ``today``."""
+    return days[(days["day"] < today) & (days["day"] >= today - timedelta(days=28))]
+
+
+def my_workload(
+    session: Session, viewer: Viewer, *, days: int = 42, now: datetime | None = None
+) -> MyWorkload:
+    """The signed-in agent's own workload over ``days`` local days up to ``now`` (the clock's when
+    None), with their team's median."""
     require_role(session, viewer, Role.agent, action="view own workload as")
     agent = session.get(Agent, viewer.agent_id)
     if agent is None:
         raise LookupError("your account is not linked to an agent yet; ask an administrator")
     team_ids = teams_of_agent(session, agent.id)
     check_agent(session, viewer, agent.id, team_ids_of_agent=team_ids)
-    today = local_today(agent.timezone)
+    local_now = (now or utcnow()).astimezone(ZoneInfo(agent.timezone))
+    today = local_now.date()
     since = today - timedelta(days=days - 1)
     ad = AgentDay.__table__.c
     rows = session.execute(
         select(*[ad[c] for c in DAY_COLUMNS]).where(ad.agent_id == agent.id, ad.day >= since).order_by(ad.day)
     ).all()
     frame = _with_derived(pd.DataFrame(rows, columns=DAY_COLUMNS))
-    return MyWorkload(agent.name, agent.timezone, today, frame, _team_median(session, team_ids, since))
+    worked = list(_baseline_days(frame, today)["day"])
+    return MyWorkload(
+        agent.name,
+        agent.timezone,
+        today,
+        frame,
+        _team_median(session, team_ids, since),
+        _so_far(session, agent.id, worked, local_now),
+    )
+
+
+def _so_far(session: Session, agent_id: int, worked: list[date], local_now: datetime) -> SoFar | None:
+    """Mean contacts and handle hours the agent had started by ``local_now``'s clock time on each
+    of their ``worked`` days: early in the day, today's running totals set against whole days
+    would always read as far below the average.
+
+    A contact counts at its work start (first response, else creation), with all its handle time,
+    as it counts in today's totals. The clock time is the agent's local time on each day, so a
+    day across a daylight-saving change compares at the same wall-clock time.
+    """
+    if not worked:
+        return None
+    zone = local_now.tzinfo
+    c = Contact.__table__.c
+    cutoff = case(
+        {day: epoch_second(datetime.combine(day, local_now.time(), zone)) for day in worked}, value=c.work_day
+    )
+    contacts, handle = session.execute(
+        select(func.count(), func.coalesce(func.sum(c.handle_seconds), 0)).where(
+            c.agent_id == agent_id, c.work_day.in_(worked), c.work_start < cutoff, c.deleted.is_(False)
+        )
+    ).one()
+    return SoFar(local_now, int(contacts) / len(worked), int(handle) / 3600 / len(worked))
 
 
 def _team_median(session: Session, team_ids: set[int], since: date) -> pd.DataFrame:

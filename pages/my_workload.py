@@ -30,26 +30,35 @@ today = mine.today_row
 base = mine.baseline
 
 
-def _delta(value: float | None, reference: float | None, unit: str = "") -> str | None:
+def _delta(
+    value: float | None, reference: float | None, unit: str = "", versus: str = "your 28-day average"
+) -> str | None:
     if value is None or reference is None or reference != reference or value != value:
         return None
-    return f"{value - reference:+.1f}{unit} vs your 28-day average"
+    return f"{value - reference:+.1f}{unit} vs {versus}"
 
 
+# Today's running totals set against what the agent usually had by this time of day.
+so_far = mine.so_far
+usual = f"usual by {so_far.at:%H:%M}" if so_far is not None else ""
 cols = st.columns(4)
 contacts_today = float(today["contacts"]) if today is not None else 0.0
 cols[0].metric(
     "Contacts today",
     f"{contacts_today:.0f}",
-    _delta(contacts_today, base["contacts"] if base is not None else None),
+    _delta(contacts_today, so_far.contacts if so_far is not None else None, versus=usual),
     delta_color="off",
+    help="Usual: your average over the days you worked in the last 28, counting what you had "
+    "started by this time of day on each.",
 )
 hours_today = float(today["handle_hours"]) if today is not None else 0.0
 cols[1].metric(
     "Handle time today",
     f"{hours_today:.1f} h",
-    _delta(hours_today, base["handle_hours"] if base is not None else None, " h"),
+    _delta(hours_today, so_far.handle_hours if so_far is not None else None, " h", usual),
     delta_color="off",
+    help="Handle time of the contacts you started today. Usual: your average by this time of day "
+    "over the days you worked in the last 28.",
 )
 aht_today = float(today["aht_seconds"]) / 60 if today is not None and today["contacts"] else None
 cols[2].metric(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,10 @@ def test_agent_lands_on_my_workload_with_numbers(app):
         "Hard contacts today",
     }
     assert metrics["Handle time today"].endswith(" h")
+    # today's running totals against the agent's usual by this time of day, not whole days
+    deltas = {m.label: m.delta for m in app.metric}
+    assert re.fullmatch(r"[+-]\d+\.\d vs usual by \d\d:\d\d", deltas["Contacts today"])
+    assert re.fullmatch(r"[+-]\d+\.\d h vs usual by \d\d:\d\d", deltas["Handle time today"])
     occupancy = next(value for label, value in metrics.items() if label.startswith("Occupancy "))
     assert occupancy.endswith("%")  # the demo sends status intervals
     assert any(m.value.startswith("**Level:") for m in app.markdown)
