@@ -156,8 +156,9 @@ def _frame_inline(element: FrameClause, compiler: SQLCompiler, **kw: Any) -> str
 
 class utc_hour_key(FunctionElement):
     """A key for the UTC hour of timestamp column ``ts``, cheap to work out per row: its text up to
-    the hour on SQLite ('YYYY-MM-DD HH', no date parsing), whole hours since 1970 on PostgreSQL.
-    :class:`hour_key_epoch` turns a key back into epoch seconds, once per group."""
+    the hour on SQLite ('YYYY-MM-DD HH', no date parsing), the UTC hour as a timestamp on
+    PostgreSQL (``date_trunc``: a third cheaper than hours since 1970, whose EXTRACT is numeric
+    arithmetic). :class:`hour_key_epoch` turns a key back into epoch seconds, once per group."""
 
     inherit_cache = True
     name = "ax_utc_hour_key"
@@ -166,7 +167,7 @@ class utc_hour_key(FunctionElement):
 _spelled(
     utc_hour_key,
     sqlite="substr({0}, 1, 13)",
-    postgresql="CAST(FLOOR(EXTRACT(EPOCH FROM {0}) / 3600) AS BIGINT)",
+    postgresql="date_trunc('hour', {0} AT TIME ZONE 'UTC')",
 )
 
 
@@ -178,7 +179,11 @@ class hour_key_epoch(FunctionElement):
     name = "ax_hour_key_epoch"
 
 
-_spelled(hour_key_epoch, sqlite="CAST(strftime('%s', {0} || ':00:00') AS INTEGER)", postgresql="({0} * 3600)")
+_spelled(
+    hour_key_epoch,
+    sqlite="CAST(strftime('%s', {0} || ':00:00') AS INTEGER)",
+    postgresql="CAST(EXTRACT(EPOCH FROM {0}) AS BIGINT)",  # a UTC timestamp without zone
+)
 
 
 class utc_minute(FunctionElement):
@@ -192,7 +197,7 @@ class utc_minute(FunctionElement):
 _spelled(
     utc_minute,
     sqlite="CAST(substr({0}, 15, 2) AS INTEGER)",
-    postgresql="CAST(EXTRACT(MINUTE FROM {0} AT TIME ZONE 'UTC') AS INTEGER)",
+    postgresql="CAST(date_part('minute', {0} AT TIME ZONE 'UTC') AS INTEGER)",  # double, not numeric
 )
 
 
