@@ -324,7 +324,9 @@ def _parts(
             func.sum(c.handle_seconds).filter(and_(timed, is_chat)).label("chat_handle"),
         )
         .where(*contact_where)
-        .group_by(c.team_id, *slot_keys)
+        # slot first: the contacts come off ix_contact_arrival in created_at order, nearly sorted
+        # for SQLite's sort-based grouping (a few per cent less than team first)
+        .group_by(*slot_keys, c.team_id)
         .subquery("by_slot")
     )
     b = by_slot.c
