@@ -41,23 +41,25 @@ class UTCDateTime(TypeDecorator):
 
             return process_aware
 
+        last: tuple[datetime | None, str | None] = (None, None)  # the last value and its text
+
         def process(value: datetime | None) -> str | None:
             # the naive-UTC text SQLite's DATETIME would write, 'YYYY-MM-DD HH:MM:SS.ffffff'
+            nonlocal last
             if value is None:
                 return None
+            seen = last  # one read: threads share this processor
+            if value is seen[0]:  # a page's rows share one synced_at: format it once
+                return seen[1]
+            utc = value
             if value.tzinfo is not UTC:
                 if value.tzinfo is None:
                     raise ValueError(f"naive datetime {value!r}: AX stores timezone-aware UTC only")
-                value = value.astimezone(UTC)
-            return _SQLITE_TEXT % (
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-            )
+                utc = value.astimezone(UTC)
+            parts = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
+            text = _SQLITE_TEXT % parts
+            last = (value, text)
+            return text
 
         return process
 

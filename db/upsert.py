@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from datetime import date
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, or_
+from sqlalchemy import Boolean, Date, DateTime, Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -100,7 +101,7 @@ def _compiled(
         return None
     processors = []
     for i, name in enumerate(order):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        process = _bind_processor(table.c[name].type, dialect)
         if process is not None:
             processors.append((i, process))
     return compiled.string, order, processors
@@ -115,3 +116,33 @@ def _positional(dialect: Dialect) -> Dialect:
     positional = copy.copy(dialect)  # keeps what the connection told it (server version, …)
     positional.paramstyle, positional.positional = "format", True
     return positional
+
+
+def _bind_processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The type's bind processor; on SQLite, for booleans and dates (which ingest binds by the
+    hundred thousand), one that gives the same values with less work per value."""
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name != "sqlite" or process is None:
+        return process
+    if isinstance(column_type, Boolean):
+        return _sqlite_bool(process)
+    if isinstance(column_type, Date) and not isinstance(column_type, DateTime):
+        return _sqlite_date(process)
+    return process
+
+
+def _sqlite_bool(strict: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        if value is True or value is False or value is None:  # sqlite3 binds True, False as 1, 0
+            return value
+        return strict(value)  # SQLAlchemy's: 0 and 1 pass, anything else is refused
+
+    return process
+
+
+def _sqlite_date(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        # 'YYYY-MM-DD', SQLite's DATE text; anything but a plain date goes the general way
+        return value.isoformat() if type(value) is date else general(value)
+
+    return process

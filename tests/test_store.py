@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, text
@@ -83,3 +83,51 @@ def test_agent_row_roundtrip(engine):
     with Session(engine) as session:
         agent = session.exec(select(Agent)).one()
     assert (agent.name, agent.timezone, agent.deleted) == ("Ana", "Europe/Lisbon", False)
+
+
+def test_bulk_binding_writes_what_sqlalchemy_would(engine):
+    """Ingest's own bind processors (db.types, db.upsert) store what SQLAlchemy's general ones
+    store, value for value, in any order: repeats, None in between, other zones, whole seconds."""
+    from sqlalchemy import insert, select
+
+    from db.models import Contact
+    from db.upsert import bulk_upsert
+
+    moments = [
+        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 0, tzinfo=timezone(timedelta(hours=1))),
+        None,
+        datetime(2026, 3, 29, 2, 0, tzinfo=timezone(timedelta(hours=1))),
+    ]
+    moments.insert(2, moments[0])  # the same object twice in a row, as a page's synced_at
+    rows = [
+        {
+            "source": source,
+            "external_id": f"c{n}",
+            "channel": "chat",
+            "created_at": moment or moments[0],
+            "first_response_at": moment,
+            "escalated": n % 2 == 0,
+            "reopened": n == 3,
+            "work_day": date(2026, 3, n + 1) if moment else None,
+        }
+        for source in ("bulk", "orm")
+        for n, moment in enumerate(moments)
+    ]
+    with engine.begin() as conn:
+        bulk_upsert(conn, Contact.__table__, [r for r in rows if r["source"] == "bulk"])
+        conn.execute(insert(Contact.__table__), [r for r in rows if r["source"] == "orm"])
+        c = Contact.__table__.c
+        stored = {
+            source: conn.execute(
+                text(
+                    "SELECT external_id, created_at, first_response_at, escalated, reopened, work_day "
+                    "FROM contact WHERE source = :s ORDER BY external_id"
+                ),
+                {"s": source},
+            ).all()
+            for source in ("bulk", "orm")
+        }
+        assert conn.execute(select(c.first_response_at).where(c.external_id == "c1")).scalar() == moments[1]
+    assert stored["bulk"] == stored["orm"]
+    assert len(stored["bulk"]) == len(moments)
