@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ax.notify import CHECKIN_PAGE
 from pages.common import current_viewer, sign_out
 from pages.sidebar import notifications
 
@@ -36,7 +37,7 @@ def records_pages() -> list[st.Page]:
 PAGES = {
     "agent": [
         page("my_workload.py", "My workload", "monitoring", "workload", default=True),
-        page("survey.py", "Check-in", "edit_note", "checkin"),
+        page("survey.py", "Check-in", "edit_note", CHECKIN_PAGE),
         page("my_breaks.py", "My breaks", "coffee", "my-breaks"),
         page("lead_view.py", "What my lead sees", "visibility", "what-my-lead-sees"),
         page("team_actions.py", "You said, we did", "handshake", "we-did"),
@@ -54,9 +55,21 @@ PAGES = {
     "admin": [page("sync_health.py", "Sync health", "sync", "sync", default=True), *records_pages()],
 }
 
+
+def sign_in_pages() -> list[st.Page]:
+    """Signed out: the sign-in form, also at every page's address. A link to a page (a reminder's
+    "answer it here", a bookmark) asks for sign-in and then opens that page, instead of "page not
+    found" and the role's first page."""
+    addresses = sorted({p.url_path for pages in PAGES.values() for p in pages} - {""})  # "": a default page
+    return [
+        page("sign_in.py", "Sign in", "login", "login", default=True),
+        *(st.Page("pages/sign_in.py", title="Sign in", url_path=address) for address in addresses),
+    ]
+
+
 viewer = current_viewer()
 if viewer is None:
-    navigation = st.navigation([page("sign_in.py", "Sign in", "login", "login", default=True)])
+    navigation = st.navigation(sign_in_pages(), position="hidden")
 else:
     with st.sidebar:
         st.markdown(f"**{viewer.display_name}**  \n{viewer.role.value} · times in {viewer.timezone}")

@@ -43,6 +43,20 @@ CLAIMED = "retrying"
 ERROR_LIMIT = 500  # notification.send_error
 
 
+# The dashboard page reminders link to (its url path in dashboard.py, which takes it from here).
+CHECKIN_PAGE = "checkin"
+
+
+def page_link(settings: Settings, url_path: str) -> str | None:
+    """The address of one dashboard page for a message, None without ``AX_DASHBOARD_URL``.
+
+    Opened signed out, the page asks for sign-in first and then opens itself (dashboard.py).
+    """
+    if not settings.dashboard_url:
+        return None
+    return f"{settings.dashboard_url.rstrip('/')}/{url_path}"
+
+
 class DeliveryError(Exception):
     """A send that did not go through; the message is already free of secrets."""
 

@@ -155,7 +155,8 @@ class Settings(BaseSettings):
         default=9, ge=0, le=23, description="Local hour (AX_TIMEZONE) before which no reminder goes out."
     )
     dashboard_url: str | None = Field(
-        default=None, description="Address of the dashboard, linked from reminder e-mails and channel posts."
+        default=None,
+        description="Address of the dashboard: reminders link to its check-in page, alerts to its front.",
     )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail reminders; unset: in-app only."

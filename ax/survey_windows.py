@@ -30,7 +30,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from ax.instruments import DEFAULT_SURVEYS, INSTRUMENTS, weekly_pulse_items
-from ax.notify import Email, Outgoing, claim_retries, deliver, email_configured, retryable, webhook_configured
+from ax.notify import (
+    CHECKIN_PAGE,
+    Email,
+    Outgoing,
+    claim_retries,
+    deliver,
+    email_configured,
+    page_link,
+    retryable,
+    webhook_configured,
+)
 from ax.settings import Settings, get_settings
 from db.engine import session_scope
 from db.models import Agent, Notification, PulseAnswer, PulseSurvey, SurveyDefinition, User
@@ -337,9 +347,9 @@ def channel_text(title: str, slot: int, until: str, link: str | None) -> str:
 EMAIL_SUBJECTS = {OPENING: "Your check-in is open", LAST_DAY: "Last day for your check-in"}
 
 
-def _email_body(text: str, link: str | None) -> str:
+def _email_body(text: str, settings: Settings) -> str:
     lines = [text, ""]
-    if link:
+    if link := page_link(settings, CHECKIN_PAGE):
         lines += [f"Answer it here: {link}", ""]
     lines.append(
         "Your individual answers are seen by you only; leads and HR see team results of several people."
@@ -424,10 +434,10 @@ def send_reminders(engine: Engine, now: datetime, *, settings: Settings | None =
                     continue
                 rows.append(_row(key, REMINDER_KIND, text, now, agent_id, user_id))
                 if mail and address:
-                    email = Email(address, EMAIL_SUBJECTS[slot], _email_body(text, settings.dashboard_url))
+                    email = Email(address, EMAIL_SUBJECTS[slot], _email_body(text, settings))
                     outgoing[key] = Outgoing(0, text, email=email)
             if channel and (key := reminder_key(window.key, "channel", slot)) not in sent:
-                message = channel_text(definition.title, slot, until, settings.dashboard_url)
+                message = channel_text(definition.title, slot, until, page_link(settings, CHECKIN_PAGE))
                 rows.append(_row(key, CHANNEL_KIND, message, now, None, None))
                 outgoing[key] = Outgoing(0, message)
     if retries:
@@ -505,9 +515,7 @@ def _retries(
             continue
         address = accounts.get(notification.agent_id, (None, None))[1] if notification.agent_id else None
         if address:
-            email = Email(
-                address, EMAIL_SUBJECTS[parsed[2]], _email_body(notification.text, settings.dashboard_url)
-            )
+            email = Email(address, EMAIL_SUBJECTS[parsed[2]], _email_body(notification.text, settings))
             out.append(Outgoing(notification.id, notification.text, email=email))
     return out
 

@@ -248,12 +248,14 @@ def test_email_and_channel_reminders_name_nobody_else_and_leak_no_secret(engine,
     assert (sender, recipients) == ("ax@example.org", ["ana@example.org"])
     assert email["Subject"] == "Your check-in is open"
     body = email.get_payload(decode=True).decode()
-    assert "Weekly pulse is open until Sunday 18 January" in body and "https://ax.example.org" in body
+    assert "Weekly pulse is open until Sunday 18 January" in body
+    assert "Answer it here: https://ax.example.org/checkin" in body  # the check-in page itself
     assert email["Auto-Submitted"] == "auto-generated"
 
     [(path, payload)] = hook.posts
     assert path.endswith(TOKEN)
     assert set(payload) == {"text"} and "open until Sunday 18 January" in payload["text"]
+    assert payload["text"].endswith(" https://ax.example.org/checkin")
     for name in ("Ana", "Pereira", "Bruno", "Carla", "Dias", "@example.org"):
         assert name not in payload["text"] and name not in body
 

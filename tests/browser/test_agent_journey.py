@@ -80,3 +80,18 @@ def test_lead_sees_team_overview_chart(page: Page, dashboard_url: str, screensho
 
     take_screenshot(page, screenshots_dir / "lead_team_overview.png")
     assert_no_exception(page)
+
+
+def test_a_link_to_a_page_opens_it_after_sign_in(page: Page, dashboard_url: str) -> None:
+    """A reminder links to the check-in page: signed out, it asks for sign-in, then opens there."""
+    page.goto(f"{dashboard_url}/checkin")
+    expect(page.get_by_label("User name", exact=True)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.get_by_label("User name", exact=True).fill("agent")
+    page.get_by_label("Password", exact=True).fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Check-in")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    assert page.url.endswith("/checkin")
+    wait_until_idle(page)
+    assert_no_exception(page)
