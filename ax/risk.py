@@ -61,8 +61,11 @@ def workload_level(points: int, settings: Settings) -> Level:
 
 
 def _hours(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+    """'2 h', '1 h 05 min', '45 min': how people say a duration."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h" if not minutes else f"{hours} h {minutes:02d} min"
 
 
 def workload_drivers(row: Any, settings: Settings) -> list[Driver]:

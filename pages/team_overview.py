@@ -83,16 +83,12 @@ def _queue(viewer: Viewer, team_id: int) -> None:
         "Longest wait now",
         "unknown" if live.longest_wait_seconds.value is None else minutes(live.longest_wait_seconds.value),
     )
-    level = (
-        "no answered live contacts yet"
-        if queue.service_level_today is None
-        else f"{queue.service_level_today:.0%}"
-    )
+    level = "none yet" if queue.service_level_today is None else f"{queue.service_level_today:.0%}"
     cols[2].metric(
         "Service level today",
         level,
         help=f"Share of the {queue.answered_today} live contacts answered since midnight that waited at most "
-        f"{queue.target_seconds} s; the target is {queue.target:.0%}.",
+        f"{queue.target_seconds} s; the target is {queue.target:.0%}. None yet: none answered today so far.",
     )
     cols[3].metric(
         "Agents on the queue",

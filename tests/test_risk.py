@@ -105,7 +105,7 @@ def test_levels_and_drivers_worked_by_hand(engine):
     texts = [d["text"] for d in json.loads(busy_risk.drivers)]
     assert texts == [
         "occupancy above 90% on 4 of the last 5 working days",
-        "more than 2 h 00 min without a break on 3 of the last 5 working days",
+        "more than 2 h without a break on 3 of the last 5 working days",
     ]
     assert over_risk.level == "high"
     assert _keys(over_risk) == ["occupancy", "overtime", "no_breaks", "hard_contacts", "consecutive_days"]
@@ -125,7 +125,7 @@ def test_overtime_over_the_rolling_week(engine):
     # 7 days of 8 h scheduled = 56 h; 1 h over on each of 7 days = 7 h = 12.5% > 10%
     _days(engine, ids["w"], [{"logged_in_seconds": 32400, "overtime_seconds": 3600}] * 7)
     risk = _risk(engine)[ids["w"]]
-    assert "7 h 00 min over schedule in the last 7 days (12%)" in risk.drivers
+    assert "7 h over schedule in the last 7 days (12%)" in risk.drivers
     assert (risk.level, risk.points) == ("elevated", 2)  # overtime and 7 days in a row
 
 
@@ -242,3 +242,13 @@ def test_demo_story_overloaded_agents_are_flagged_healthy_team_is_low(engine):
     assert by_team["onboarding"] and all(r.level == "low" for r in by_team["onboarding"])
     billing = by_team["billing"]
     assert sum(r.level != "low" for r in billing) >= len(billing) / 2  # understaffed: most flagged
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(7200, "2 h"), (3900, "1 h 05 min"), (2700, "45 min"), (5940, "1 h 39 min"), (29, "0 min")],
+)
+def test_durations_in_drivers_read_as_people_say_them(seconds: float, said: str) -> None:
+    from ax.risk import _hours
+
+    assert _hours(seconds) == said
