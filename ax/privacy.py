@@ -153,6 +153,13 @@ class Period:
             return date(year, month, 1).strftime("%b %Y")
         return f"Q{(month - 1) // 3 + 1} {year}"
 
+    @property
+    def short_label(self) -> str:
+        """For a chart axis: a week by its Monday ('31 Aug'), a month or quarter by its label."""
+        if self.granularity is Granularity.week:
+            return f"{self.start:%d %b}"
+        return self.label
+
     def weeks(self) -> list[date]:
         """The Mondays of the weeks this period is made of."""
         return [self.start + timedelta(days=7 * n) for n in range((self.end - self.start).days // 7)]

@@ -120,18 +120,32 @@ table = pd.DataFrame(
         "Hard contacts": workload["hard_share"].map(lambda v: f"{v:.0%}", na_action="ignore"),
     }
 )
-shown = [(row.period.label, getattr(row, measure).value) for row in scores if getattr(row, measure).shown]
+shown = [
+    (row.period.short_label, row.period.label, getattr(row, measure).value)
+    for row in scores
+    if getattr(row, measure).shown
+]
 st.subheader(title)
 if shown:
-    points = pd.DataFrame(shown, columns=["period", "value"])
-    order = [p.label for p in periods]
+    points = pd.DataFrame(shown, columns=["period", "label", "value"])
+    order = [p.short_label for p in periods]  # every period, so hidden ones leave a gap
+    weekly = bool(periods) and periods[0].granularity is Granularity.week
     st.altair_chart(
         alt.Chart(points)
         .mark_line(point=True)
         .encode(
-            x=alt.X("period:O", sort=order, scale=alt.Scale(domain=order), title=None),
-            y=alt.Y("value:Q", title=title),
-            tooltip=["period", alt.Tooltip("value:Q", format=".2f")],
+            x=alt.X(
+                "period:O",
+                sort=order,
+                scale=alt.Scale(domain=order),
+                title="Week starting" if weekly else None,
+                axis=alt.Axis(labelAngle=0, labelOverlap=True),
+            ),
+            y=alt.Y("value:Q", title=None),
+            tooltip=[
+                alt.Tooltip("label:N", title="Period"),
+                alt.Tooltip("value:Q", title=title, format=".2f"),
+            ],
         )
         .properties(height=220),
         width="stretch",
