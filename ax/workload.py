@@ -207,7 +207,8 @@ def org_monthly_summary(session: Session, viewer: Viewer, *, months: int = 3) ->
     ad = AgentDay.__table__.c
     tm = TeamMembership.__table__.c
     tt = Team.__table__.c
-    firsts = _month_starts(local_today(viewer.timezone), months)
+    today = local_today(viewer.timezone)
+    firsts = _month_starts(today, months)
     month = case(
         *[(ad.day < following, n) for n, following in enumerate(firsts[1:])], else_=len(firsts) - 1
     ).label("month")
@@ -235,7 +236,9 @@ def org_monthly_summary(session: Session, viewer: Viewer, *, months: int = 3) ->
     frame = pd.DataFrame(rows, columns=["team", "month", *counts])
     if frame.empty:
         return frame
-    frame["month"] = [f"{firsts[n]:%Y-%m}" for n in frame["month"]]
+    # the running month says so: its totals are not down, just not over yet
+    labels = [f"{first:%b %Y}" for first in firsts[:-1]] + [f"{firsts[-1]:%b %Y} (to {today:%d %b})"]
+    frame["month"] = [labels[n] for n in frame["month"]]
     frame[counts] = frame[counts].astype("int64")  # PostgreSQL sums of integers come back as Decimal
     summary = _with_derived(frame)
     summary["hard_share"] = summary["hard_contacts"] / summary["contacts"].where(summary["contacts"] > 0)

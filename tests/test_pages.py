@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,10 @@ def test_hr_lands_on_organisation_summary_without_individuals(app):
     assert set(summary["Team"]) == {"Billing", "Technical Support", "Onboarding", "Returns"}
     assert "Agent" not in summary.columns
     assert summary["Contacts"].sum() > 0
+    # the demo ends today: the running month is labelled as such, the months before it plainly
+    today = datetime.now(UTC)
+    assert set(summary["Month"]) >= {f"{today:%b %Y} (to {today:%d %b})"}
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{4}( \(to \d\d [A-Z][a-z]{2}\))?", m) for m in summary["Month"])
 
 
 def test_admin_lands_on_sync_health(app):
