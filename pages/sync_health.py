@@ -36,6 +36,14 @@ def _when(moment) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
+def _short_when(moment) -> str:
+    """For a metric, which has room for little: the time alone today, the date alone before."""
+    if moment is None:
+        return "never"
+    local = moment.astimezone(zone)
+    return f"{local:%H:%M}" if local.date() == utcnow().astimezone(zone).date() else f"{local:%d %b %Y}"
+
+
 def _lag(moment) -> str:
     """How long ago the last successful sync ended, in words a person reads at a glance."""
     if moment is None:
@@ -67,7 +75,9 @@ for source in sources:
     with st.container(border=True):
         st.subheader(source.source)
         cols = st.columns(4)
-        cols[0].metric("Last success", _when(source.last_success_at))
+        cols[0].metric(
+            "Last success", _short_when(source.last_success_at), help=_when(source.last_success_at)
+        )
         cols[1].metric("Lag", _lag(source.last_success_at))
         cols[2].metric(
             "Rows synced",

@@ -119,6 +119,7 @@ def test_admin_lands_on_sync_health(app):
     rows = {m.label: m.value for m in app.metric}
     assert rows["Last error"] == "none"
     assert int(rows["Rows synced"].replace(",", "")) > 1000
+    assert re.fullmatch(r"\d\d:\d\d", rows["Last success"])  # synced today: the time, which fits
     assert [d.value.columns[0] for d in app.dataframe] == ["stream"]  # counting rows waits until asked
 
 
