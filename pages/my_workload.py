@@ -132,34 +132,43 @@ if base is not None:
     )
 
 st.subheader("Contacts per day")
-days = mine.days.copy()
-days["day"] = pd.to_datetime(days["day"])
-bars = (
-    alt.Chart(days)
-    .mark_bar(color="#4C78A8")
-    .encode(
-        x=alt.X("day:T", title="Day"),
-        y=alt.Y("contacts:Q", title="Contacts"),
-        tooltip=[
-            alt.Tooltip("day:T", title="Day"),
-            alt.Tooltip("contacts:Q", title="Contacts"),
-            alt.Tooltip("handle_hours:Q", title="Handle hours", format=".1f"),
-        ],
-    )
-)
-layers = [bars]
-if not mine.team_median.empty:
-    median = mine.team_median.copy()
-    median["day"] = pd.to_datetime(median["day"])
-    layers.append(
-        alt.Chart(median)
-        .mark_line(color="#F58518", strokeDash=[4, 3], point=True)
+# Whole days only: today so far is at the top, and a day not over yet would read as a drop.
+past = mine.days[mine.days["day"] < mine.today].copy()
+if past.empty:
+    st.caption("Your days show here from tomorrow; today so far is at the top.")
+else:
+    past["day"] = pd.to_datetime(past["day"])
+    bars = (
+        alt.Chart(past)
+        .mark_bar(color="#4C78A8")
         .encode(
-            x="day:T", y="median_contacts:Q", tooltip=[alt.Tooltip("median_contacts:Q", title="Team median")]
+            x=alt.X("day:T", title="Day"),
+            y=alt.Y("contacts:Q", title="Contacts"),
+            tooltip=[
+                alt.Tooltip("day:T", title="Day"),
+                alt.Tooltip("contacts:Q", title="Contacts"),
+                alt.Tooltip("handle_hours:Q", title="Handle hours", format=".1f"),
+            ],
         )
     )
-st.altair_chart(alt.layer(*layers), width="stretch")
-st.caption("Bars: your contacts. Dashed line: your team's median, for comparison, not a target.")
+    layers = [bars]
+    median = mine.team_median[mine.team_median["day"] < mine.today].copy()
+    if not median.empty:
+        median["day"] = pd.to_datetime(median["day"])
+        layers.append(
+            alt.Chart(median)
+            .mark_line(color="#F58518", strokeDash=[4, 3], point=True)
+            .encode(
+                x="day:T",
+                y="median_contacts:Q",
+                tooltip=[alt.Tooltip("median_contacts:Q", title="Team median")],
+            )
+        )
+    st.altair_chart(alt.layer(*layers), width="stretch")
+    st.caption(
+        "Days before today. Bars: your contacts. Dashed line: your team's median, for comparison, "
+        "not a target."
+    )
 
 st.subheader("Channel mix, last 28 days")
 recent = mine.days[mine.days["day"] >= mine.today - pd.Timedelta(days=27)]

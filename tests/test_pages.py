@@ -199,4 +199,8 @@ def test_agent_without_status_data_sees_occupancy_unknown_not_zero(tmp_path, mon
     assert metrics["Occupancy today"] == "unknown"
     assert metrics["Longest stretch without a break today"] == "unknown"
     assert any("no status data" in c.value for c in app.caption)
+    # only today so far: no whole day to chart yet, and no chart that would end in a partial day
+    assert any("Your days show here from tomorrow" in c.value for c in app.caption)
+    charts = [e for e in app.main.children.values() if getattr(e, "type", None) == "vega_lite_chart"]
+    assert len(charts) == 1  # the channel mix only
     s.close()
