@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ax.lead_visible import FIGURES, Figure, figures_about_me
-from pages.common import db_session, no_data_hint, require_viewer
+from pages.common import db_session, duration, no_data_hint, require_viewer
 
 viewer = require_viewer()
 with db_session() as session:
@@ -24,9 +24,7 @@ def _show(figure: Figure, value: object) -> str:
     return {
         "count": f"{number:.0f}",
         "hours": f"{number:.1f} h",
-        "minutes": f"{number:.1f} min"
-        if number < 90
-        else f"{int(number // 60)} h {int(number % 60):02d} min",
+        "minutes": duration(number * 60),
         "percent": f"{number:.0%}",
         "score": f"{number:.1f} of 5",
     }[figure.unit]

@@ -9,7 +9,7 @@ import streamlit as st
 from ax.risk_view import own_risk
 from ax.settings import get_settings
 from ax.workload import my_workload
-from pages.common import db_session, minutes, no_data_hint, require_viewer
+from pages.common import db_session, duration, minutes, no_data_hint, require_viewer
 
 viewer = require_viewer()
 settings = get_settings()
@@ -98,7 +98,7 @@ cols[0].metric(
 )
 cols[1].metric(
     f"Longest stretch without a break {when}",
-    "unknown" if stretch is None else minutes(stretch).replace(".0 min", " min"),
+    "unknown" if stretch is None else duration(stretch),
     help=f"On queue with no pause of {settings.break_min_minutes} min or more. "
     f"Over {settings.stretch_warning_minutes} min: time for a break.",
 )

@@ -77,6 +77,8 @@ def test_agent_lands_on_my_workload_with_numbers(app):
     assert re.fullmatch(r"[+-]\d+\.\d vs usual by \d\d:\d\d", deltas["Contacts today"])
     assert re.fullmatch(r"[+-]\d+\.\d h vs usual by \d\d:\d\d", deltas["Handle time today"])
     occupancy = next(value for label, value in metrics.items() if label.startswith("Occupancy "))
+    stretch = next(value for label, value in metrics.items() if label.startswith("Longest stretch"))
+    assert re.fullmatch(r"\d+ min|\d+ h \d\d min", stretch)  # as the lead's view of it reads
     assert occupancy.endswith("%")  # the demo sends status intervals
     assert any(m.value.startswith("**Level:") for m in app.markdown)
     assert any(ch.isdigit() for ch in metrics["Contacts today"])
@@ -204,3 +206,12 @@ def test_agent_without_status_data_sees_occupancy_unknown_not_zero(tmp_path, mon
     charts = [e for e in app.main.children.values() if getattr(e, "type", None) == "vega_lite_chart"]
     assert len(charts) == 1  # the channel mix only
     s.close()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(2700, "45 min"), (5369, "89 min"), (5400, "1 h 30 min"), (19290, "5 h 22 min")]
+)
+def test_durations_read_in_minutes_then_hours(seconds: float, shown: str) -> None:
+    from pages.common import duration
+
+    assert duration(seconds) == shown
