@@ -624,12 +624,13 @@ def _hard_since(session: Session, starts: dict[int, datetime], now: datetime) ->
         return {}
     c = Contact.__table__.c
     earliest = min(starts.values())
+    since = {agent_id: epoch_second(start) for agent_id, start in starts.items()}
     rows = session.execute(
         select(c.agent_id, c.work_start).where(
             c.agent_id.in_(list(starts)),
             c.work_day >= earliest.astimezone(UTC).date() - timedelta(days=1),
             c.work_day <= now.astimezone(UTC).date() + timedelta(days=1),
-            c.work_start >= epoch_second(earliest),
+            c.work_start >= min(since.values()),
             c.work_start <= epoch_second(now),
             c.deleted.is_(False),
             hard_contact(c),
@@ -637,7 +638,7 @@ def _hard_since(session: Session, starts: dict[int, datetime], now: datetime) ->
     ).all()
     counts: dict[int, int] = dict.fromkeys(starts, 0)
     for agent_id, begun in rows:
-        if begun >= epoch_second(starts[agent_id]):
+        if begun >= since[agent_id]:
             counts[agent_id] += 1
     return counts
 
