@@ -127,15 +127,15 @@ def _rising_risk(session: Session, agent_ids: list[int], today: date) -> pd.Data
     return pd.DataFrame(out, columns=["agent_id", "was", "level", "drivers"])
 
 
-def find_conditions(session: Session, today: date, settings: Settings) -> list[Draft]:
-    """Every alert condition that holds on ``today`` (org-local), per team."""
+def find_conditions(session: Session, now: datetime, today: date, settings: Settings) -> list[Draft]:
+    """Every alert condition that holds at ``now``, on ``today`` (org-local), per team."""
     per_agent = per_agent_allowed(settings)
     occupancy = SIGNALS[0]
     drafts: list[Draft] = []
     for team_id, (team, members) in _teams(session).items():
         names = dict(members)
         ids = list(names)
-        counts = recent_signal_counts(session, ids, today, settings)
+        counts = recent_signal_counts(session, ids, today, settings, now)
         over = counts[
             (counts["signal"] == occupancy.key)
             & counts["now_above"].astype(bool)
@@ -239,7 +239,7 @@ def run_alerts(engine: Engine, now: datetime | None = None, *, settings: Setting
     mail = settings.alert_email and email_configured(settings)
     hook = webhook_configured(channel)
     with Session(engine, expire_on_commit=False) as session:
-        drafts = find_conditions(session, today, settings)
+        drafts = find_conditions(session, now, today, settings)
         leads = _leads(session) if drafts else {}
         retries = _retries(session, now, channel) if mail or hook else []
     if retries:

@@ -16,7 +16,7 @@ date), so the window does not depend on who is looking or in which timezone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -77,11 +77,22 @@ class AgentFigures:
     name: str
     days: pd.DataFrame  # columns: day + FIGURE_COLUMNS; one row per worked local day, oldest first
     risk: RiskView
+    today: date  # the agent's own local date when read: that day's row is partial, still filling in
 
     @property
     def latest(self) -> pd.Series | None:
-        """The latest worked day in the window (a day off should not blank the picture)."""
-        return None if self.days.empty else self.days.iloc[-1]
+        """The latest worked day that is over, else today so far.
+
+        A day off should not blank the picture, and a morning's first few contacts, before any
+        status interval has ended, should not stand for the agent's day."""
+        if self.days.empty:
+            return None
+        over = self.days[self.days["day"] < self.today]
+        return (self.days if over.empty else over).iloc[-1]
+
+    def in_progress(self, day: date) -> bool:
+        """Whether ``day`` is the agent's today (or later): its figures are not final yet."""
+        return day >= self.today
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,8 @@ def _agent_figures(
     """
     if not agents:
         return _no_days(), []
-    since = {a.id: local_today(a.timezone or "UTC") - timedelta(days=days - 1) for a in agents}
+    today = {a.id: local_today(a.timezone or "UTC") for a in agents}
+    since = {agent_id: day - timedelta(days=days - 1) for agent_id, day in today.items()}
     ad = AgentDay.__table__.c
     rows = session.execute(
         select(ad.agent_id, *[ad[c] for c in DAY_COLUMNS])
@@ -169,6 +181,7 @@ def _agent_figures(
             name=agent.name,
             days=per_agent.get(agent.id, empty).reset_index(drop=True),
             risk=risks[agent.id],
+            today=today[agent.id],
         )
         for agent in agents
     ]

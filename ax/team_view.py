@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ from ax.lead_visible import FIGURE_COLUMNS, team_figures
 from ax.privacy import Period
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS
-from ax.workload import local_today
+from ax.workload import agents_today, local_today
 from db.models import Agent, AgentDay, Contact, QueueSnapshot, Role, Team, TeamDay, TeamMembership
 
 HEATMAP_DAYS = 14
@@ -42,6 +42,7 @@ RECENT_DAYS = 5  # "of the last 5 working days", as the risk drivers count
 CURRENT_WITHIN = timedelta(days=3)  # a latest working day older than this is not "now"
 NO_STATUS = "no status data"
 TEAM_ROW = "Team"
+LATEST_COLUMNS = ["agent", "day", "so_far", *FIGURE_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ class TeamPicture:
     agent_days: pd.DataFrame  # agent, day, FIGURE_COLUMNS (empty under team_only)
     risk: pd.DataFrame  # agent, level, drivers: workload-only levels (empty under team_only)
     team_days: pd.DataFrame  # day + one column per indicator key (empty under per_agent)
+    # per agent, their latest worked day that is over, else today so far (AgentFigures.latest):
+    # agent, day, so_far (True: the agent's today, figures still coming in), FIGURE_COLUMNS
+    latest: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LATEST_COLUMNS))
 
     @property
     def empty(self) -> bool:
@@ -213,6 +217,7 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
     members = _members(session, team_id)
     figures = team_figures(session, viewer, team_id, days=days)
     agent_days = pd.DataFrame(columns=["agent", "day", *FIGURE_COLUMNS])
+    latest = pd.DataFrame(columns=LATEST_COLUMNS)
     risk = pd.DataFrame(columns=["agent", "level", "drivers"])
     team_days = pd.DataFrame(columns=["day", *INDICATORS])
     if figures.per_agent:
@@ -220,6 +225,14 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
             names = {a.agent_id: a.name for a in figures.agents}
             rows = figures.days
             agent_days = rows.assign(agent=rows["agent_id"].map(names))[["agent", "day", *FIGURE_COLUMNS]]
+        latest = pd.DataFrame(
+            [
+                (a.name, row["day"], a.in_progress(row["day"]), *row[FIGURE_COLUMNS])
+                for a in figures.agents
+                if (row := a.latest) is not None
+            ],
+            columns=LATEST_COLUMNS,
+        )
         risk = pd.DataFrame(
             [
                 (
@@ -237,7 +250,7 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
             team_days = pd.DataFrame({key: ind.team(raw) for key, ind in INDICATORS.items()})
             team_days = team_days.rename_axis("day").reset_index()
     return TeamPicture(
-        team_id, team.name, figures.per_agent, window, len(members), agent_days, risk, team_days
+        team_id, team.name, figures.per_agent, window, len(members), agent_days, risk, team_days, latest
     )
 
 
@@ -338,9 +351,13 @@ class Streak:
 
 
 def recent_signal_counts(
-    session: Session, agent_ids: list[int], today: date, settings: Settings
+    session: Session, agent_ids: list[int], today: date, settings: Settings, now: datetime | None = None
 ) -> pd.DataFrame:
     """Per agent and signal on their latest working day (if recent): days above of the last 5, the run.
+
+    An agent's own today (at ``now``) counts only once it is over the threshold: until then its
+    figures are partial (status intervals arrive as they end, so a morning is "unknown"), and the
+    days that are over say where the agent stands.
 
     No viewer: the alert job and :func:`over_thresholds` both call it, so an alert and the
     overview say the same thing. Columns: agent_id, signal, days_above, of_days, in_a_row,
@@ -353,19 +370,16 @@ def recent_signal_counts(
         return pd.DataFrame(columns=out)
     # sorted, so an agent's last row is their latest day ("last" is vectorised; "max" of dates is not)
     frame = frame[frame["day"] <= today].sort_values(["agent_id", "day"], ignore_index=True)
-    recent = frame.groupby("agent_id").tail(RECENT_DAYS)
-    recent = recent[recent.groupby("agent_id")["day"].transform("last") >= today - CURRENT_WITHIN]
+    in_progress = frame["day"] >= frame["agent_id"].map(agents_today(session, agent_ids, now))
     parts = []
     for signal in SIGNALS:
-        values = recent[signal.column].astype(float)
+        values = frame[signal.column].astype(float)
+        above = signal.above(values, settings).fillna(False).astype(bool)
         part = pd.DataFrame(
-            {
-                "agent_id": recent["agent_id"],
-                "day": recent["day"],
-                "above": signal.above(values, settings).fillna(False).astype(bool),
-                "unknown": values.isna(),
-            }
-        )
+            {"agent_id": frame["agent_id"], "day": frame["day"], "above": above, "unknown": values.isna()}
+        )[above | ~in_progress]
+        part = part.groupby("agent_id").tail(RECENT_DAYS)
+        part = part[part.groupby("agent_id")["day"].transform("last") >= today - CURRENT_WITHIN]
         grouped = part.groupby("agent_id")
         summary = grouped.agg(
             days_above=("above", "sum"), of_days=("above", "size"), latest_day=("day", "last")

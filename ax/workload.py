@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from ax.access import Viewer, check_agent, require_role
-from db.ingest import epoch_second
+from db.ingest import epoch_second, local_day
 from db.models import Agent, AgentDay, Contact, Role, Team, TeamMembership
 from db.types import utcnow
 
@@ -42,6 +42,14 @@ DAY_COLUMNS = [
 
 def local_today(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
+
+
+def agents_today(session: Session, agent_ids: list[int], now: datetime | None = None) -> dict[int, date]:
+    """Each agent's own local date at ``now``: their day still in progress, whose figures are
+    partial (a morning's first contacts; status intervals arrive only once they end)."""
+    now = now or utcnow()
+    rows = session.execute(select(Agent.id, Agent.timezone).where(Agent.id.in_(agent_ids)))
+    return {agent_id: local_day(now, timezone or "UTC") for agent_id, timezone in rows}
 
 
 def teams_of_agent(session: Session, agent_id: int) -> set[int]:

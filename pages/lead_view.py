@@ -65,7 +65,10 @@ if latest is None:
     no_data_hint()
     st.stop()
 
-st.subheader(f"Latest worked day ({latest['day']:%a %d %b})")
+if me.in_progress(latest["day"]):
+    st.subheader(f"Today so far ({latest['day']:%a %d %b})")
+else:
+    st.subheader(f"Latest worked day ({latest['day']:%a %d %b})")
 headline = [f for f in FIGURES if f.column in ("contacts", "handle_hours", "aht_minutes", "hard_contacts")]
 for col, figure in zip(st.columns(len(headline)), headline, strict=True):
     col.metric(figure.label, _show(figure, latest[figure.column]), help=figure.help)
@@ -80,7 +83,7 @@ for col, figure in zip(st.columns(len(workload)), workload, strict=True):
 st.subheader("Every number, last 14 days")
 UNITS = {"count": ("", "%.0f", 1), "hours": (" (h)", "%.1f", 1), "minutes": (" (min)", "%.1f", 1)}
 UNITS |= {"percent": (" (%)", "%.0f", 100), "score": (" (1-5)", "%.1f", 1)}
-table = pd.DataFrame({"Day": me.days["day"].map(lambda d: f"{d:%a %d %b}")})
+table = pd.DataFrame({"Day": me.days["day"].map(lambda d: f"{d:%a %d %b}{' (so far)' * me.in_progress(d)}")})
 config = {}
 for figure in FIGURES:
     suffix, fmt, scale = UNITS[figure.unit]

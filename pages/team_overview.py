@@ -198,12 +198,12 @@ def _over_thresholds(over: OverThresholds) -> None:
 
 def _latest_day(picture: TeamPicture) -> None:
     st.subheader("Latest worked day per agent")
-    frame = picture.agent_days.sort_values("day").groupby("agent", as_index=False).tail(1)
-    frame = frame.merge(picture.risk, on="agent", how="left")
+    frame = picture.latest.merge(picture.risk, on="agent", how="left")
+    day = pd.to_datetime(frame["day"]).dt.strftime("%a %d %b")
     table = pd.DataFrame(
         {
             "Agent": frame["agent"],
-            "Day": pd.to_datetime(frame["day"]).dt.strftime("%a %d %b"),
+            "Day": day.where(~frame["so_far"].astype(bool), day + " (so far)"),
             "Contacts": frame["contacts"],
             "AHT (min)": frame["aht_minutes"],
             "Occupancy": frame["occupancy"]
@@ -221,6 +221,10 @@ def _latest_day(picture: TeamPicture) -> None:
         hide_index=True,
         width="stretch",
         column_config={"AHT (min)": st.column_config.NumberColumn(format="%.1f")},
+    )
+    st.caption(
+        "Each agent's latest working day that has ended (today so far only for someone with no "
+        "earlier day here). Today's figures fill in through the day in the grid above."
     )
 
 

@@ -389,7 +389,11 @@ def test_what_my_lead_sees_equals_the_lead_team_overview_row(store):
     assert app.title[0].value == "What my lead sees"
     assert "Lea Lead" in app.caption[0].value and "Technical Support" in app.caption[0].value
     mine = app.dataframe[0].value
-    latest = mine.iloc[0]  # newest first
+    # newest first; the agent's today, if worked, is marked as partial and the headline skips it
+    so_far = mine["Day"].str.endswith(" (so far)")
+    assert not so_far.iloc[1:].any()
+    latest = mine[~so_far].iloc[0]
+    assert app.subheader[1].value == f"Latest worked day ({latest['Day']})"
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Contacts"] == f"{latest['Contacts']:.0f}"
     level = next(m for m in texts(app, "markdown") if m.startswith("**Level:"))

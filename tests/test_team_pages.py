@@ -145,6 +145,7 @@ def test_lead_of_two_teams_sees_alerts_queue_heatmap_and_thresholds(store_env):
     latest = app.dataframe[0].value
     assert set(latest["Agent"]) == set(billing["row"]) and latest["Contacts"].sum() > 0
     assert set(latest["Risk (workload)"]) <= {"low", "elevated", "high", "not computed"}
+    assert not latest["Day"].str.endswith("(so far)").any()  # every demo agent has a day that has ended
 
     team_box.select_index(1).run()
     _ok(app)
