@@ -69,6 +69,7 @@ from ax.erlang import service_level
 from ax.indicators import ON_QUEUE, hard_contact
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS, peak_aht
+from ax.wording import duration_text
 from ax.workload import teams_of_agent
 from db.ingest import epoch_second
 from db.models import (
@@ -651,9 +652,8 @@ def _need(
     score = 0.0
     if minutes is not None:
         score += min(minutes / settings.stretch_warning_minutes, NEED_CAP)
-        parts.append(
-            f"{minutes:.0f} min on the queue without a break (due at {settings.stretch_warning_minutes} min)"
-        )
+        due = duration_text(settings.stretch_warning_minutes * 60)
+        parts.append(f"{duration_text(minutes * 60)} on the queue without a break (due at {due})")
     else:
         parts.append("time since last break unknown")
     if hard is not None:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from ax.baselines import history_start
 from ax.indicators import Scope
 from ax.settings import Settings
+from ax.wording import duration_text
 from db.models import AgentDay, AgentRisk
 from db.sqlfuncs import day_number
 from db.upsert import bulk_upsert
@@ -60,14 +61,6 @@ def workload_level(points: int, settings: Settings) -> Level:
     return Level.low
 
 
-def _hours(seconds: float) -> str:
-    """'2 h', '1 h 05 min', '45 min': how people say a duration."""
-    hours, minutes = divmod(round(seconds / 60), 60)
-    if not hours:
-        return f"{minutes} min"
-    return f"{hours} h" if not minutes else f"{hours} h {minutes:02d} min"
-
-
 def workload_drivers(row: Any, settings: Settings) -> list[Driver]:
     """The sustained workload signals in one row of :func:`_signals` (counts over recent days)."""
     of = f"of the last {row.recent} working days"
@@ -93,14 +86,14 @@ def workload_drivers(row: Any, settings: Settings) -> list[Driver]:
         drivers.append(
             Driver(
                 "overtime",
-                f"{_hours(row.overtime_7d)} over schedule in the last 7 days ({over_share:.0%})",
+                f"{duration_text(row.overtime_7d)} over schedule in the last 7 days ({over_share:.0%})",
             )
         )
     if often(row.long_stretches):
         drivers.append(
             Driver(
                 "no_breaks",
-                f"more than {_hours(settings.stretch_warning_minutes * 60)} without a break "
+                f"more than {duration_text(settings.stretch_warning_minutes * 60)} without a break "
                 f"on {row.long_stretches} {of}",
             )
         )

@@ -34,6 +34,7 @@ from ax.lead_visible import FIGURE_COLUMNS, team_figures
 from ax.privacy import Period
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS
+from ax.wording import duration_text
 from ax.workload import agents_today, local_today
 from db.models import Agent, AgentDay, Contact, QueueSnapshot, Role, Team, TeamDay, TeamMembership
 
@@ -324,7 +325,7 @@ SIGNALS: tuple[Signal, ...] = (
         "No breaks",
         "longest_stretch_seconds",
         lambda v, s: v > s.stretch_warning_minutes * 60,
-        lambda s: f"more than {s.stretch_warning_minutes} min without a break",
+        lambda s: f"more than {duration_text(s.stretch_warning_minutes * 60)} without a break",
     ),
     Signal(
         "hard_run",

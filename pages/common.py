@@ -69,12 +69,6 @@ def minutes(seconds: float | None) -> str:
     return "–" if seconds is None or seconds != seconds else f"{seconds / 60:.1f} min"
 
 
-def duration(seconds: float) -> str:
-    """A stretch of time as people read it: '45 min' up to an hour and a half, then '5 h 21 min'."""
-    whole = round(seconds / 60)
-    return f"{whole} min" if whole < 90 else f"{whole // 60} h {whole % 60:02d} min"
-
-
 def no_data_hint() -> None:
     st.info(
         "No workload recorded yet. Connect a helpdesk (see the README, `ax sync`) or load the demo "

@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from ax.lead_visible import FIGURES, Figure, figures_about_me
-from pages.common import db_session, duration, no_data_hint, require_viewer
+from ax.wording import duration_text
+from pages.common import db_session, no_data_hint, require_viewer
 
 viewer = require_viewer()
 with db_session() as session:
@@ -24,7 +25,7 @@ def _show(figure: Figure, value: object) -> str:
     return {
         "count": f"{number:.0f}",
         "hours": f"{number:.1f} h",
-        "minutes": duration(number * 60),
+        "minutes": duration_text(number * 60),
         "percent": f"{number:.0%}",
         "score": f"{number:.1f} of 5",
     }[figure.unit]

@@ -8,8 +8,9 @@ import streamlit as st
 
 from ax.risk_view import own_risk
 from ax.settings import get_settings
+from ax.wording import duration_text
 from ax.workload import my_workload
-from pages.common import db_session, duration, minutes, no_data_hint, require_viewer
+from pages.common import db_session, minutes, no_data_hint, require_viewer
 
 viewer = require_viewer()
 settings = get_settings()
@@ -98,7 +99,7 @@ cols[0].metric(
 )
 cols[1].metric(
     f"Longest stretch without a break {when}",
-    "unknown" if stretch is None else duration(stretch),
+    "unknown" if stretch is None else duration_text(stretch),
     help=f"On queue with no pause of {settings.break_min_minutes} min or more. "
     f"Over {settings.stretch_warning_minutes} min: time for a break.",
 )

@@ -428,6 +428,8 @@ def test_candidates_are_ranked_by_recovery_need(engine: Engine) -> None:
     assert (a03.minutes_since_break, a03.hard_since_break, a03.occupancy_today) == (60, 5, 0.72)
     assert a02.minutes_since_break == 150 and a01.minutes_since_break == 30
     assert "5 hard contacts since" in a03.need and "occupancy today 72%" in a03.need
+    assert "2 h 30 min on the queue without a break (due at 2 h)" in a02.need
+    assert "1 h on the queue without a break" in a03.need and "30 min on the queue" in a01.need
     assert a04.occupancy_today is None and "occupancy today not computed yet" in a04.need
     # the hard contacts are e-mails, not live contacts: no arrival rate, so no forecast (None, with why)
     assert all(not o.safe and o.service_level_with_break is None for c in plan.candidates for o in c.options)

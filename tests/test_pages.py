@@ -206,12 +206,3 @@ def test_agent_without_status_data_sees_occupancy_unknown_not_zero(tmp_path, mon
     charts = [e for e in app.main.children.values() if getattr(e, "type", None) == "vega_lite_chart"]
     assert len(charts) == 1  # the channel mix only
     s.close()
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"), [(2700, "45 min"), (5369, "89 min"), (5400, "1 h 30 min"), (19290, "5 h 22 min")]
-)
-def test_durations_read_in_minutes_then_hours(seconds: float, shown: str) -> None:
-    from pages.common import duration
-
-    assert duration(seconds) == shown
