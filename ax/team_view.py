@@ -34,7 +34,7 @@ from ax.lead_visible import FIGURE_COLUMNS, team_figures
 from ax.privacy import Period
 from ax.settings import Settings, get_settings
 from ax.team_indicators import LIVE_CHANNELS
-from ax.wording import duration_text
+from ax.wording import duration_text, shown
 from ax.workload import agents_today, local_today
 from db.models import Agent, AgentDay, Contact, QueueSnapshot, Role, Team, TeamDay, TeamMembership
 
@@ -281,12 +281,11 @@ def heatmap_cells(picture: TeamPicture, indicator: str, settings: Settings | Non
 def _labels(values: pd.Series, fmt: str, above: pd.Series) -> pd.Series:
     """Cell text: the number, "▲" when over the threshold (so colour is not the only signal), "n/a"."""
     if fmt.endswith("%"):
-        text = (values * 100).round().map(lambda v: f"{v:.0f}%", na_action="ignore")
+        text = shown((values * 100).round(), "{:.0f}%", "n/a")
     elif fmt.endswith(".1f"):
-        text = values.map(lambda v: f"{v:.1f}", na_action="ignore")
+        text = shown(values, "{:.1f}", "n/a")
     else:
-        text = values.round().map(lambda v: f"{v:,.0f}", na_action="ignore")
-    text = text.astype(object).fillna("n/a")  # all unknown: still float, which text cannot fill
+        text = shown(values.round(), "{:,.0f}", "n/a")
     return text.where(~above, text + " ▲")
 
 

@@ -19,7 +19,8 @@ from ax.survey_stats import (
     survey_scores,
     views_for,
 )
-from ax.team_view import workload_by_period
+from ax.team_view import NO_STATUS, workload_by_period
+from ax.wording import shown
 from db.types import utcnow
 from pages.common import db_session, require_viewer
 
@@ -111,11 +112,9 @@ table = pd.DataFrame(
             for r in rates
         ],
         "Contacts": workload["contacts"],
-        "Occupancy": workload["occupancy"]
-        .map(lambda v: f"{v:.0%}", na_action="ignore")
-        .astype(object)  # all unknown: still float, and text cannot fill a float column
-        .fillna("no status data")
-        .where(workload["contacts"].notna(), "no workload data"),
+        "Occupancy": shown(workload["occupancy"], "{:.0%}", NO_STATUS).where(
+            workload["contacts"].notna(), "no workload data"
+        ),
         "Overtime (h)": workload["overtime_hours"],
         "Hard contacts": workload["hard_share"].map(lambda v: f"{v:.0%}", na_action="ignore"),
     }

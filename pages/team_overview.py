@@ -21,6 +21,7 @@ from ax.team_view import (
     queue_today,
     team_picture,
 )
+from ax.wording import shown
 from ax.workload import visible_teams
 from db.types import utcnow
 from pages.common import db_session, minutes, no_data_hint, require_viewer
@@ -206,10 +207,7 @@ def _latest_day(picture: TeamPicture) -> None:
             "Day": day.where(~frame["so_far"].astype(bool), day + " (so far)"),
             "Contacts": frame["contacts"],
             "AHT (min)": frame["aht_minutes"],
-            "Occupancy": frame["occupancy"]
-            .map(lambda v: f"{v:.0%}", na_action="ignore")
-            .astype(object)
-            .fillna(NO_STATUS),
+            "Occupancy": shown(frame["occupancy"], "{:.0%}", NO_STATUS),
             "Back-to-back": frame["back_to_back"],
             "Hard contacts": frame["hard_contacts"],
             "Risk (workload)": frame["level"].fillna("not computed"),

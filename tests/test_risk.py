@@ -242,22 +242,3 @@ def test_demo_story_overloaded_agents_are_flagged_healthy_team_is_low(engine):
     assert by_team["onboarding"] and all(r.level == "low" for r in by_team["onboarding"])
     billing = by_team["billing"]
     assert sum(r.level != "low" for r in billing) >= len(billing) / 2  # understaffed: most flagged
-
-
-@pytest.mark.parametrize(
-    ("seconds", "said"),
-    [
-        (7200, "2 h"),
-        (3900, "1 h 05 min"),
-        (2700, "45 min"),
-        (5369, "1 h 29 min"),
-        (5940, "1 h 39 min"),
-        (19290, "5 h 22 min"),
-        (29, "0 min"),
-    ],
-)
-def test_durations_read_as_people_say_them(seconds: float, said: str) -> None:
-    """One wording for a stretch of time: risk drivers, alerts, thresholds and pages alike."""
-    from ax.wording import duration_text
-
-    assert duration_text(seconds) == said
