@@ -22,7 +22,7 @@ st.altair_chart(
     alt.Chart(summary)
     .mark_bar()
     .encode(
-        x=alt.X("month:N", title="Month", sort=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("month:N", title="Month", sort=None, axis=alt.Axis(labelAngle=0, labelLimit=0)),
         xOffset="team:N",
         y=alt.Y("contacts:Q", title="Contacts"),
         color=alt.Color("team:N", title="Team"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,9 @@ def test_hr_lands_on_organisation_summary_without_individuals(app):
     today = datetime.now(UTC)
     assert set(summary["Month"]) >= {f"{today:%b %Y} (to {today:%d %b})"}
     assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{4}( \(to \d\d [A-Z][a-z]{2}\))?", m) for m in summary["Month"])
+    # and the chart's month labels are not cut short ("Nov 2026 (to 24 N…")
+    [chart] = app.get("vega_lite_chart")
+    assert json.loads(chart.proto.spec)["encoding"]["x"]["axis"]["labelLimit"] == 0
 
 
 def test_admin_lands_on_sync_health(app):
