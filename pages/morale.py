@@ -3,6 +3,8 @@ the deterioration flag, and the team's workload over the same periods."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -28,12 +30,24 @@ RHYTHMS = {
     "Weekly pulse (by week)": (Granularity.week, 12),
     "Monthly check-in (by month)": (Granularity.month, 6),
 }
+
+
+class Measure(NamedTuple):
+    """A survey figure as shown: its name, its format in the table and on the chart (d3), and its
+    whole scale, which the chart's axis spans so that a small wobble does not look like a fall."""
+
+    title: str
+    fmt: str
+    d3: str
+    scale: tuple[float, float]
+
+
 MEASURES = {
-    "who5_mean": ("Wellbeing (WHO-5, 0-100)", "{:.0f}"),
-    "who5_low_share": ("Share with low wellbeing (WHO-5 < 52)", "{:.0%}"),
-    "cbi_work_mean": ("Work-related burnout (CBI, 0-100)", "{:.0f}"),
-    "burnout_share": ("Share reporting burnout symptoms", "{:.0%}"),
-    "enps": ("eNPS (-100…100)", "{:+.0f}"),
+    "who5_mean": Measure("Wellbeing (WHO-5, 0-100)", "{:.0f}", ".0f", (0, 100)),
+    "who5_low_share": Measure("Share with low wellbeing (WHO-5 < 52)", "{:.0%}", ".0%", (0, 1)),
+    "cbi_work_mean": Measure("Work-related burnout (CBI, 0-100)", "{:.0f}", ".0f", (0, 100)),
+    "burnout_share": Measure("Share reporting burnout symptoms", "{:.0%}", ".0%", (0, 1)),
+    "enps": Measure("eNPS (-100…100)", "{:+.0f}", "+.0f", (-100, 100)),
 }
 
 
@@ -85,13 +99,13 @@ measure = (
     st.segmented_control(
         "Measure",
         list(MEASURES),
-        format_func=lambda k: MEASURES[k][0],
+        format_func=lambda k: MEASURES[k].title,
         default="who5_mean",
         key="morale_measure",
     )
     or "who5_mean"
 )
-title, fmt = MEASURES[measure]
+title, fmt = MEASURES[measure].title, MEASURES[measure].fmt
 
 
 def _cell(figure: Figure) -> str:
@@ -119,14 +133,14 @@ table = pd.DataFrame(
         "Hard contacts": workload["hard_share"].map(lambda v: f"{v:.0%}", na_action="ignore"),
     }
 )
-shown = [
+visible = [
     (row.period.short_label, row.period.label, getattr(row, measure).value)
     for row in scores
     if getattr(row, measure).shown
 ]
 st.subheader(title)
-if shown:
-    points = pd.DataFrame(shown, columns=["period", "label", "value"])
+if visible:
+    points = pd.DataFrame(visible, columns=["period", "label", "value"])
     order = [p.short_label for p in periods]  # every period, so hidden ones leave a gap
     weekly = bool(periods) and periods[0].granularity is Granularity.week
     st.altair_chart(
@@ -140,10 +154,15 @@ if shown:
                 title="Week starting" if weekly else None,
                 axis=alt.Axis(labelAngle=0, labelOverlap=True),
             ),
-            y=alt.Y("value:Q", title=None),
+            y=alt.Y(
+                "value:Q",
+                title=None,
+                scale=alt.Scale(domain=list(MEASURES[measure].scale)),
+                axis=alt.Axis(format=MEASURES[measure].d3),
+            ),
             tooltip=[
                 alt.Tooltip("label:N", title="Period"),
-                alt.Tooltip("value:Q", title=title, format=".2f"),
+                alt.Tooltip("value:Q", title=title, format=MEASURES[measure].d3),
             ],
         )
         .properties(height=220),

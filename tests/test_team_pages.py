@@ -4,6 +4,7 @@ page that is not theirs (refused by ax/, audited)."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +17,15 @@ from sqlmodel import Session, select
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from ax.accounts import viewer_for
+from ax.accounts import create_user, viewer_for
 from ax.settings import reset_settings
 from ax.team_view import INDICATORS, NO_STATUS, TeamPicture, heatmap_cells
-from db.models import Agent, Alert, AuditEvent, Team, TeamMembership, User
+from db.models import Agent, Alert, AuditEvent, Role, Team, TeamMembership, User
 from db.types import utcnow
 from pages.common import SIGNED_IN_AT_KEY, VIEWER_KEY
 from tests.test_pages import DASHBOARD, demo_store, sign_in  # noqa: F401
+from tests.test_survey_stats import Org as SurveyOrg
+from tests.test_survey_stats import checkin
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERVIEW, MORALE, ACTIONS, WE_DID = (
@@ -32,6 +35,7 @@ OVERVIEW, MORALE, ACTIONS, WE_DID = (
     "pages/team_actions.py",
 )
 LEAD_PAGES = (OVERVIEW, MORALE, ACTIONS)
+PASSWORD = "a long enough password"
 
 
 @pytest.fixture
@@ -238,6 +242,34 @@ def test_lead_sees_morale_aggregates_with_reasons_rates_and_workload(store_env):
     assert len(app.dataframe[0].value) == 6
     app.selectbox(key="morale_team").select_index(1).run()
     _ok(app)
+
+
+def test_the_morale_chart_spans_each_measures_whole_scale(store, monkeypatch):
+    """A team of 6 answered last month's check-in: the chart is drawn on the measure's own scale
+    (WHO-5 0 to 100, eNPS -100 to 100, shares 0% to 100%), so a small wobble does not look like a fall."""
+    org = SurveyOrg(store.engine)
+    org.teams((1, "Support", None, None, [1, 2, 3, 4, 5, 6]))
+    this_month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    org.window((this_month - timedelta(days=1)).replace(day=2), {a: checkin(2 + a % 3) for a in range(1, 7)})
+    with Session(store.engine) as session:
+        create_user(session, username="lea", password=PASSWORD, role=Role.lead, lead_team_ids=[1])
+        session.commit()
+    app = AppTest.from_file(DASHBOARD, default_timeout=60).run()
+    sign_in(app, "lea", PASSWORD)
+    app = app.switch_page(MORALE).run()
+    app.radio(key="morale_rhythm").set_value("Monthly check-in (by month)").run()
+    _ok(app)
+
+    def y_axis() -> tuple[list[float], str, str]:
+        [chart] = app.get("vega_lite_chart")
+        y = json.loads(chart.proto.spec)["encoding"]["y"]
+        return y["scale"]["domain"], y["axis"]["format"], app.subheader[0].value
+
+    assert y_axis() == ([0, 100], ".0f", "Wellbeing (WHO-5, 0-100)")
+    app.segmented_control(key="morale_measure").set_value("enps").run()
+    assert y_axis() == ([-100, 100], "+.0f", "eNPS (-100…100)")
+    app.segmented_control(key="morale_measure").set_value("who5_low_share").run()
+    assert y_axis() == ([0, 1], ".0%", "Share with low wellbeing (WHO-5 < 52)")
 
 
 # --- Actions and "You said, we did" ----------------------------------------------------------------
