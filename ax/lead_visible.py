@@ -39,7 +39,7 @@ class Figure:
 
     column: str
     label: str
-    unit: str  # count, hours, minutes, percent, score
+    unit: str  # count, hours, minutes (a stretch: "5 h 21 min"), aht (an average: "8.6 min"), percent, score
     help: str
 
 
@@ -50,7 +50,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("contacts_phone", "Phone", "count", "Calls you handled."),
     Figure("contacts_other", "Other channels", "count", "Social, messaging and other contacts."),
     Figure("handle_hours", "Handle time", "hours", "Talk + hold + wrap time."),
-    Figure("aht_minutes", "Average handle time", "minutes", "Handle time ÷ contacts."),
+    Figure("aht_minutes", "Average handle time", "aht", "Handle time ÷ contacts."),
     Figure(
         "hard_contacts",
         "Hard contacts",

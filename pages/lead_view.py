@@ -26,6 +26,7 @@ def _show(figure: Figure, value: object) -> str:
         "count": f"{number:.0f}",
         "hours": f"{number:.1f} h",
         "minutes": duration_text(number * 60),
+        "aht": f"{number:.1f} min",  # as My workload and the table below show it
         "percent": f"{number:.0%}",
         "score": f"{number:.1f} of 5",
     }[figure.unit]
@@ -83,6 +84,7 @@ for col, figure in zip(st.columns(len(workload)), workload, strict=True):
 
 st.subheader("Every number, last 14 days")
 UNITS = {"count": ("", "%.0f", 1), "hours": (" (h)", "%.1f", 1), "minutes": (" (min)", "%.1f", 1)}
+UNITS["aht"] = UNITS["minutes"]
 UNITS |= {"percent": (" (%)", "%.0f", 100), "score": (" (1-5)", "%.1f", 1)}
 table = pd.DataFrame({"Day": me.days["day"].map(lambda d: f"{d:%a %d %b}{' (so far)' * me.in_progress(d)}")})
 config = {}

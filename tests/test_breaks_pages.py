@@ -396,6 +396,8 @@ def test_what_my_lead_sees_equals_the_lead_team_overview_row(store):
     assert app.subheader[1].value == f"Latest worked day ({latest['Day']})"
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Contacts"] == f"{latest['Contacts']:.0f}"
+    # the table's AHT, to the same tenth of a minute
+    assert metrics["Average handle time"] == f"{latest['Average handle time (min)']:.1f} min"
     level = next(m for m in texts(app, "markdown") if m.startswith("**Level:"))
 
     # the same ax rows the lead's pages draw from
