@@ -42,6 +42,7 @@ HEATMAP_DAYS = 14
 RECENT_DAYS = 5  # "of the last 5 working days", as the risk drivers count
 CURRENT_WITHIN = timedelta(days=3)  # a latest working day older than this is not "now"
 NO_STATUS = "no status data"
+SO_FAR = "not in yet"  # the agent's today, still going: status intervals arrive once they end
 TEAM_ROW = "Team"
 LATEST_COLUMNS = ["agent", "day", "so_far", *FIGURE_COLUMNS]
 
@@ -198,7 +199,8 @@ class TeamPicture:
     per_agent: bool
     days: list[date]  # every day of the window, oldest first
     agents: int  # team members
-    agent_days: pd.DataFrame  # agent, day, FIGURE_COLUMNS (empty under team_only)
+    # agent, day, FIGURE_COLUMNS, so_far (the agent's own today, still filling in); empty under team_only
+    agent_days: pd.DataFrame
     risk: pd.DataFrame  # agent, level, drivers: workload-only levels (empty under team_only)
     team_days: pd.DataFrame  # day + one column per indicator key (empty under per_agent)
     # per agent, their latest worked day that is over, else today so far (AgentFigures.latest):
@@ -217,15 +219,18 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
     window = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
     members = _members(session, team_id)
     figures = team_figures(session, viewer, team_id, days=days)
-    agent_days = pd.DataFrame(columns=["agent", "day", *FIGURE_COLUMNS])
+    agent_days = pd.DataFrame(columns=["agent", "day", *FIGURE_COLUMNS, "so_far"])
     latest = pd.DataFrame(columns=LATEST_COLUMNS)
     risk = pd.DataFrame(columns=["agent", "level", "drivers"])
     team_days = pd.DataFrame(columns=["day", *INDICATORS])
     if figures.per_agent:
         if not figures.days.empty:
             names = {a.agent_id: a.name for a in figures.agents}
+            today = {a.agent_id: a.today for a in figures.agents}
             rows = figures.days
-            agent_days = rows.assign(agent=rows["agent_id"].map(names))[["agent", "day", *FIGURE_COLUMNS]]
+            agent_days = rows.assign(
+                agent=rows["agent_id"].map(names), so_far=rows["day"] >= rows["agent_id"].map(today)
+            )[["agent", "day", *FIGURE_COLUMNS, "so_far"]]
         latest = pd.DataFrame(
             [
                 (a.name, row["day"], a.in_progress(row["day"]), *row[FIGURE_COLUMNS])
@@ -256,24 +261,29 @@ def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = 
 
 
 def heatmap_cells(picture: TeamPicture, indicator: str, settings: Settings | None = None) -> pd.DataFrame:
-    """Only what the chart needs: row, day, value, label, state ("above", "normal", NO_STATUS)."""
+    """Only what the chart needs: row, day, value, label, state ("above", "normal", NO_STATUS,
+    or SO_FAR: unknown on the agent's today, whose status data comes in as intervals end)."""
     ind = INDICATORS[indicator]
     settings = settings or get_settings()
     if picture.per_agent:
         f = picture.agent_days
-        cells = pd.DataFrame({"row": f["agent"], "day": f["day"], "value": f[ind.figure]})
+        cells = f[["agent", "day", ind.figure, "so_far"]].set_axis(["row", "day", "value", "so_far"], axis=1)
     else:
         f = picture.team_days
-        cells = pd.DataFrame({"row": TEAM_ROW, "day": f["day"], "value": f[indicator]})
+        cells = pd.DataFrame({"row": TEAM_ROW, "day": f["day"], "value": f[indicator], "so_far": False})
     inside = (cells["day"] >= picture.days[0]) & (cells["day"] <= picture.days[-1])
     cells = cells[inside].reset_index(drop=True)
     cells["value"] = pd.to_numeric(cells["value"], errors="coerce").astype(float)
     threshold = ind.threshold(settings)
-    state = np.where(cells["value"].isna(), NO_STATUS if ind.needs_status else "no data", "normal")
+    unknown = cells["value"].isna()
+    state = np.where(unknown, NO_STATUS if ind.needs_status else "no data", "normal")
+    state = np.where(unknown & cells["so_far"].astype(bool), SO_FAR, state)
     if threshold is not None:
         state = np.where(cells["value"] > threshold, "above", state)
     cells["state"] = state
     cells["label"] = _labels(cells["value"], ind.fmt, cells["state"] == "above")
+    cells["label"] = cells["label"].where(cells["state"] != SO_FAR, "…")
+    cells = cells.drop(columns="so_far")
     cells["day"] = pd.to_datetime(cells["day"]).dt.strftime("%a %d %b")
     return cells.sort_values(["row"], kind="stable", ignore_index=True)
 

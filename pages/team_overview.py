@@ -13,6 +13,7 @@ from ax.settings import get_settings
 from ax.team_view import (
     INDICATORS,
     NO_STATUS,
+    SO_FAR,
     OverThresholds,
     QueueToday,
     TeamPicture,
@@ -145,7 +146,7 @@ def _heatmap(picture: TeamPicture, indicator: str) -> None:
         ),
         y=alt.Y("row:N", title=None),
     )
-    known = base.transform_filter(alt.datum.state != NO_STATUS).mark_rect()
+    known = base.transform_filter((alt.datum.state != NO_STATUS) & (alt.datum.state != SO_FAR)).mark_rect()
     heat = known.encode(
         color=alt.Color("value:Q", title=ind.label, scale=alt.Scale(scheme="orangered")),
         tooltip=[
@@ -154,18 +155,21 @@ def _heatmap(picture: TeamPicture, indicator: str) -> None:
             alt.Tooltip("label:N", title=ind.label),
         ],
     )
-    unknown = (
-        base.transform_filter(alt.datum.state == NO_STATUS)
-        .mark_rect(color="#e5e5e5")
+    unknown, not_in_yet = (
+        base.transform_filter(alt.datum.state == state)
+        .mark_rect(color=grey)
         .encode(tooltip=[alt.Tooltip("row:N"), alt.Tooltip("day:O"), alt.Tooltip("state:N", title="")])
+        for state, grey in ((NO_STATUS, "#e5e5e5"), (SO_FAR, "#f5f5f5"))
     )
     labels = base.mark_text(fontSize=10).encode(
         text="label:N",
         color=alt.condition(alt.datum.state == "above", alt.value("white"), alt.value("black")),
     )
     # autosize "fit" counts the axis in the height: 30 px per row plus room for the day labels
-    st.altair_chart((heat + unknown + labels).properties(height=30 * rows + 50), width="stretch")
+    st.altair_chart((heat + unknown + not_in_yet + labels).properties(height=30 * rows + 50), width="stretch")
     notes = ["Empty cells: no recorded work that day.", f"Grey “n/a”: {NO_STATUS} (unknown, not zero)."]
+    if (cells["state"] == SO_FAR).any():
+        notes.append("“…”: today so far; status data arrives as each interval ends.")
     if threshold:
         notes.append(f"▲ {threshold} ({ind.label}).")
     st.caption(" ".join(notes))

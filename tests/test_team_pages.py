@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from ax.accounts import create_user, viewer_for
 from ax.settings import reset_settings
-from ax.team_view import INDICATORS, NO_STATUS, TeamPicture, heatmap_cells
+from ax.team_view import INDICATORS, NO_STATUS, SO_FAR, TeamPicture, heatmap_cells
 from db.models import Agent, Alert, AuditEvent, Role, Team, TeamMembership, User
 from db.types import utcnow
 from pages.common import SIGNED_IN_AT_KEY, VIEWER_KEY
@@ -166,23 +166,24 @@ def test_every_indicator_draws_with_its_own_labels(store_env, indicator):
     _ok(app)
     rows = _chart_rows(app)
     assert not rows.empty and rows["label"].notna().all()
-    assert set(rows["state"]) <= {"above", "normal", NO_STATUS, "no data"}
+    assert set(rows["state"]) <= {"above", "normal", NO_STATUS, SO_FAR, "no data"}
 
 
-def test_unknown_status_is_drawn_as_unknown_not_zero():
+def test_unknown_status_is_drawn_as_unknown_not_zero_and_today_as_not_in_yet():
+    thursday, friday = pd.Timestamp("2026-03-19").date(), pd.Timestamp("2026-03-20").date()
     picture = TeamPicture(
         1,
         "T",
         True,
-        [pd.Timestamp("2026-03-19").date(), pd.Timestamp("2026-03-20").date()],
-        2,
+        [thursday, friday],
+        3,
         pd.DataFrame(
             {
-                "agent": ["Ana", "Ana", "Bruno"],
-                "day": [pd.Timestamp("2026-03-19").date(), pd.Timestamp("2026-03-20").date()] * 1
-                + [pd.Timestamp("2026-03-20").date()],
-                **{c: [np.nan, 0.95, 0.5] for c in ("occupancy",)},
-                **{c: [10, 12, 0] for c in ("contacts",)},
+                "agent": ["Ana", "Ana", "Bruno", "Carla", "Carla"],
+                "day": [thursday, friday, friday, thursday, friday],
+                "occupancy": [np.nan, 0.95, 0.5, 0.8, np.nan],
+                "contacts": [10, 12, 0, 30, 2],
+                "so_far": [False, True, True, False, True],  # Friday is everyone's today
             }
         ),
         pd.DataFrame(columns=["agent", "level", "drivers"]),
@@ -190,10 +191,14 @@ def test_unknown_status_is_drawn_as_unknown_not_zero():
     )
     cells = heatmap_cells(picture, "occupancy")
     assert cells[["row", "label", "state"]].values.tolist() == [
-        ["Ana", "n/a", NO_STATUS],
+        ["Ana", "n/a", NO_STATUS],  # a day that is over, with no status data: unknown, not zero
         ["Ana", "95% ▲", "above"],
         ["Bruno", "50%", "normal"],
+        ["Carla", "80%", "normal"],
+        ["Carla", "…", SO_FAR],  # today, before any status interval has ended: not in yet
     ]
+    # counts need no status data: today's are shown as they are
+    assert heatmap_cells(picture, "contacts")["label"].tolist() == ["10", "12", "0", "30", "2"]
 
 
 def test_team_only_profile_shows_team_figures_and_no_agent_anywhere(store_env, monkeypatch):
