@@ -148,7 +148,9 @@ def _heatmap(picture: TeamPicture, indicator: str) -> None:
     )
     known = base.transform_filter((alt.datum.state != NO_STATUS) & (alt.datum.state != SO_FAR)).mark_rect()
     heat = known.encode(
-        color=alt.Color("value:Q", title=ind.label, scale=alt.Scale(scheme="orangered")),
+        color=alt.Color(
+            "value:Q", title=ind.label, scale=alt.Scale(scheme="orangered"), legend=alt.Legend(format=ind.fmt)
+        ),
         tooltip=[
             alt.Tooltip("row:N", title="Agent" if picture.per_agent else "Team"),
             alt.Tooltip("day:O", title="Day"),

@@ -167,6 +167,10 @@ def test_every_indicator_draws_with_its_own_labels(store_env, indicator):
     rows = _chart_rows(app)
     assert not rows.empty and rows["label"].notna().all()
     assert set(rows["state"]) <= {"above", "normal", NO_STATUS, SO_FAR, "no data"}
+    # its colour legend speaks the indicator's format (occupancy in %, not 0.92)
+    [chart] = [c for c in app.get("vega_lite_chart") if '"layer"' in c.proto.spec]
+    [legend] = [layer["encoding"]["color"]["legend"] for layer in json.loads(chart.proto.spec)["layer"][:1]]
+    assert legend["format"] == INDICATORS[indicator].fmt
 
 
 def test_unknown_status_is_drawn_as_unknown_not_zero_and_today_as_not_in_yet():
