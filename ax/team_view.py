@@ -215,10 +215,12 @@ class TeamPicture:
 def team_picture(session: Session, viewer: Viewer, team_id: int, *, days: int = HEATMAP_DAYS) -> TeamPicture:
     """The team's last ``days`` days: the lead's per-agent figures, or team figures only if so configured."""
     team = _team(session, viewer, team_id)
-    end = local_today(viewer.timezone)
-    window = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
     members = _members(session, team_id)
     figures = team_figures(session, viewer, team_id, days=days)
+    # the days are the agents' own local days: up to the latest one begun, so an agent ahead of
+    # the lead (Kolkata seen from UTC in the evening) has today's column too
+    end = max([local_today(viewer.timezone), *(a.today for a in figures.agents)])
+    window = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
     agent_days = pd.DataFrame(columns=["agent", "day", *FIGURE_COLUMNS, "so_far"])
     latest = pd.DataFrame(columns=LATEST_COLUMNS)
     risk = pd.DataFrame(columns=["agent", "level", "drivers"])

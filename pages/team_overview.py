@@ -251,7 +251,7 @@ indicator = st.segmented_control(
     key="indicator",
 )
 st.caption(
-    f"{picture.team} · {picture.agents} agents · last {len(picture.days)} days · days in {viewer.timezone}"
+    f"{picture.team} · {picture.agents} agents · last {len(picture.days)} days · each agent's own local days"
 )
 if picture.empty:
     no_data_hint()

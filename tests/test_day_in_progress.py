@@ -122,3 +122,25 @@ def test_the_leads_latest_worked_day_is_one_that_has_ended(engine):
         ["Ana", "…", SO_FAR],
         ["Dora", "…", SO_FAR],
     ]
+
+
+def test_an_agent_ahead_of_their_lead_has_todays_column_too(engine):
+    """UTC+14 against a lead at UTC-12: the agent's date is always one or two days past the lead's."""
+    ids = _team(engine, {"Kiri": "Etc/GMT-14", "Ana": "UTC"})
+    kiri_today = local_today("Etc/GMT-14")
+    with Session(engine) as s:
+        s.add(_day(ids["Kiri"], kiri_today - timedelta(days=1), 0.7, contacts=33))
+        s.add(_day(ids["Kiri"], kiri_today, None, contacts=5))
+        s.add(_day(ids["Ana"], local_today("UTC"), 0.8, contacts=9))
+        lea = s.exec(select(User).where(User.username == "lea")).one()
+        lea.timezone = "Etc/GMT+12"
+        s.add(lea)
+        s.commit()
+        lead = viewer_for(s, lea)
+        picture = team_picture(s, lead, s.exec(select(Team.id)).one())
+
+    assert local_today(lead.timezone) < kiri_today
+    assert picture.days[-1] == kiri_today and len(picture.days) == 14
+    cells = heatmap_cells(picture, "contacts")
+    assert cells[cells["row"] == "Kiri"]["label"].tolist() == ["33", "5"]
+    assert cells[cells["row"] == "Ana"]["label"].tolist() == ["9"]
