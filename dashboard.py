@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ax.notify import CHECKIN_PAGE
+from pages import return_to
 from pages.common import current_viewer, sign_out
 from pages.sidebar import notifications
 
@@ -62,7 +63,7 @@ def sign_in_pages() -> list[st.Page]:
     found" and the role's first page."""
     addresses = sorted({p.url_path for pages in PAGES.values() for p in pages} - {""})  # "": a default page
     return [
-        page("sign_in.py", "Sign in", "login", "login", default=True),
+        page("sign_in.py", "Sign in", "login", return_to.SIGN_IN_ADDRESS, default=True),
         *(st.Page("pages/sign_in.py", title="Sign in", url_path=address) for address in addresses),
     ]
 
@@ -70,6 +71,7 @@ def sign_in_pages() -> list[st.Page]:
 viewer = current_viewer()
 if viewer is None:
     navigation = st.navigation(sign_in_pages(), position="hidden")
+    return_to.shown_at(navigation.url_path)
 else:
     with st.sidebar:
         st.markdown(f"**{viewer.display_name}**  \n{viewer.role.value} · times in {viewer.timezone}")
@@ -78,4 +80,5 @@ else:
             st.rerun()
         notifications(viewer)
     navigation = st.navigation(PAGES[viewer.role.value])
+    return_to.follow(PAGES[viewer.role.value])  # after single sign-on from a link to a page
 navigation.run()

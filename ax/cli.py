@@ -332,7 +332,7 @@ def _streamlit_command(port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "ax.streamlit_main",  # `streamlit`, with deep links working for the first visitor too
         "run",
         str(PROJECT_ROOT / "dashboard.py"),
         "--server.port",

@@ -17,6 +17,7 @@ from streamlit.errors import StreamlitAuthError
 from ax import oidc
 from ax.accounts import SignInError, list_demo_accounts, sign_in
 from ax.settings import get_settings
+from pages import return_to
 from pages.common import db_session, remember
 
 SSO_KEY = "ax_signed_in_by_sso"
@@ -58,6 +59,7 @@ def _sso_sign_in(identity: Mapping[str, Any]) -> None:
         st.stop()
     remember(viewer)
     st.session_state[SSO_KEY] = True
+    return_to.after_single_sign_on()
     st.rerun()
 
 
@@ -88,6 +90,8 @@ if notice:
     st.info(notice)
 
 providers = oidc.configured_providers(_auth_section(), settings)
+if providers:
+    return_to.keep_address()  # single sign-on comes back to the root: keep the page this link opened
 for provider in providers:
     if st.button(f"Sign in with {provider.label}", key=f"sso_{provider.name or 'default'}", type="primary"):
         try:

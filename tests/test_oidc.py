@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -548,7 +549,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterat
         with log.open("wb") as out:
             server = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "streamlit", "run", DASHBOARD),
+                    *(sys.executable, "-m", "ax.streamlit_main", "run", DASHBOARD),  # as `ax serve` does
                     *("--server.port", str(port), "--server.address", "127.0.0.1"),
                     *("--server.headless", "true", "--server.fileWatcherType", "none"),
                     *("--browser.gatherUsageStats", "false"),
@@ -648,6 +649,33 @@ def test_browser_sso_agent_by_email_and_a_stranger_without_access(live, browser_
             select(AuditEvent).where(AuditEvent.action == "sso_refused").order_by(col(AuditEvent.id))
         ).all()
     assert [e.target for e in refused] == ["x@elsewhere.org"]
+
+
+@pytest.mark.browser
+def test_browser_sso_from_a_link_to_a_page_opens_that_page(live, browser_page):
+    """A check-in reminder's link, signed out, through the identity provider and back: the
+    check-in opens, not the role's first page; a later sign-in from the front page is not sent there."""
+    from playwright.sync_api import expect
+
+    from pages.return_to import COOKIE
+
+    idp, page = live["idp"], browser_page
+    idp.person = {"sub": "u-ana", "email": "ana@example.org", "email_verified": True, "name": "Ana A."}
+    page.goto(f"{live['url']}/checkin")
+    page.get_by_role("button", name="Sign in with Test IdP").click()
+    expect(page.get_by_role("heading", name="Check-in")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/checkin$"))
+    # the page's address is not kept beyond the round trip
+    deadline = time.monotonic() + 10
+    while any(c["name"] == COOKIE for c in page.context.cookies()) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert not any(c["name"] == COOKIE for c in page.context.cookies())
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+    # signed out here and at the identity provider before the next sign-in
+    expect(page.get_by_role("button", name="Sign in with Test IdP")).to_be_visible()
+    _click_sso(page, live)
+    expect(page.get_by_role("heading", name="My workload")).to_be_visible()
 
 
 def test_settings_defaults_keep_local_accounts_and_the_groups_claim():

@@ -140,7 +140,7 @@ def load_demo_store(work: Path) -> tuple[str, dict[str, str]]:
 
 @contextmanager
 def serving_dashboard(work: Path, env: dict[str, str]) -> Iterator[str]:
-    """``streamlit run dashboard.py`` on a free port until the block ends; yields its base URL."""
+    """The dashboard as ``ax serve`` starts it, on a free port until the block ends; yields its base URL."""
     port = _free_port()
     log_path = work / "streamlit.log"
     with log_path.open("wb") as log:
@@ -148,7 +148,7 @@ def serving_dashboard(work: Path, env: dict[str, str]) -> Iterator[str]:
             [
                 sys.executable,
                 "-m",
-                "streamlit",
+                "ax.streamlit_main",  # as `ax serve` starts it
                 "run",
                 "dashboard.py",
                 "--server.port",
