@@ -38,10 +38,13 @@ def shown_at(address: str) -> None:
 
 
 def keep_address() -> None:
-    """On the sign-in form, when single sign-on is offered: remember the page it is shown at."""
+    """On the sign-in form, when single sign-on is offered: remember the page it is shown at, or,
+    shown at its own address, forget an earlier one (that link was not followed)."""
     address = st.session_state.get(_SHOWN_AT)
     if address and address != SIGN_IN_ADDRESS and _ADDRESS.fullmatch(address):
         _set_cookie(address, LIFETIME_SECONDS)
+    else:
+        _set_cookie("", 0)
 
 
 def after_single_sign_on() -> None:
