@@ -142,7 +142,14 @@ def _heatmap(picture: TeamPicture, indicator: str) -> None:
             title=None,
             sort=days,
             scale=alt.Scale(domain=days),
-            axis=alt.Axis(orient="top", labelAngle=0, labelExpr="slice(datum.label, 0, 6)"),
+            # every day named: "Tue 24" fits a column; Vega's overlap check measured the whole label
+            axis=alt.Axis(
+                orient="top",
+                labelAngle=0,
+                labelExpr="slice(datum.label, 0, 6)",
+                labelOverlap=False,
+                labelFlush=False,
+            ),
         ),
         y=alt.Y("row:N", title=None),
     )

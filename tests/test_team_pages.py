@@ -169,8 +169,10 @@ def test_every_indicator_draws_with_its_own_labels(store_env, indicator):
     assert set(rows["state"]) <= {"above", "normal", NO_STATUS, SO_FAR, "no data"}
     # its colour legend speaks the indicator's format (occupancy in %, not 0.92)
     [chart] = [c for c in app.get("vega_lite_chart") if '"layer"' in c.proto.spec]
-    [legend] = [layer["encoding"]["color"]["legend"] for layer in json.loads(chart.proto.spec)["layer"][:1]]
-    assert legend["format"] == INDICATORS[indicator].fmt
+    heat = json.loads(chart.proto.spec)["layer"][0]
+    assert heat["encoding"]["color"]["legend"]["format"] == INDICATORS[indicator].fmt
+    # and every day is named above its column (Vega would otherwise drop every other one)
+    assert heat["encoding"]["x"]["axis"]["labelOverlap"] is False
 
 
 def test_unknown_status_is_drawn_as_unknown_not_zero_and_today_as_not_in_yet():
