@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+_SQLITE_DAY = "%04d-%02d-%02d "
+_SQLITE_TIME = "%02d:%02d:%02d.%06d"
+_DAYS_KEPT = 4096  # day prefixes remembered (ingest sees a few hundred distinct days at most)
 
 
 class UTCDateTime(TypeDecorator):
@@ -42,6 +44,7 @@ class UTCDateTime(TypeDecorator):
             return process_aware
 
         last: tuple[datetime | None, str | None] = (None, None)  # the last value and its text
+        days: dict[int, str] = {}  # day number -> 'YYYY-MM-DD ': a page's timestamps share a few days
 
         def process(value: datetime | None) -> str | None:
             # the naive-UTC text SQLite's DATETIME would write, 'YYYY-MM-DD HH:MM:SS.ffffff'
@@ -56,8 +59,13 @@ class UTCDateTime(TypeDecorator):
                 if value.tzinfo is None:
                     raise ValueError(f"naive datetime {value!r}: AX stores timezone-aware UTC only")
                 utc = value.astimezone(UTC)
-            parts = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
-            text = _SQLITE_TEXT % parts
+            number = utc.toordinal()
+            day = days.get(number)
+            if day is None:
+                if len(days) >= _DAYS_KEPT:
+                    days.clear()
+                day = days[number] = _SQLITE_DAY % (utc.year, utc.month, utc.day)
+            text = day + _SQLITE_TIME % (utc.hour, utc.minute, utc.second, utc.microsecond)
             last = (value, text)
             return text
 
