@@ -101,7 +101,7 @@ cols[1].metric(
     f"Longest stretch without a break {when}",
     "unknown" if stretch is None else duration_text(stretch),
     help=f"On queue with no pause of {settings.break_min_minutes} min or more. "
-    f"Over {settings.stretch_warning_minutes} min: time for a break.",
+    f"Over {duration_text(settings.stretch_warning_minutes * 60)}: time for a break.",
 )
 cols[2].metric(
     f"Back-to-back contacts {when}",

@@ -204,6 +204,8 @@ def test_agent_without_status_data_sees_occupancy_unknown_not_zero(tmp_path, mon
     assert metrics["Contacts today"] == "1"
     assert metrics["Occupancy today"] == "unknown"
     assert metrics["Longest stretch without a break today"] == "unknown"
+    [stretch] = [m for m in app.metric if m.label == "Longest stretch without a break today"]
+    assert stretch.help.endswith("Over 2 h: time for a break.")  # said as risk drivers say it
     assert any("no status data" in c.value for c in app.caption)
     # only today so far: no whole day to chart yet, and no chart that would end in a partial day
     assert any("Your days show here from tomorrow" in c.value for c in app.caption)
